@@ -1,0 +1,723 @@
+// basin native binding: a thin, regular N-API layer over ATen.
+//
+// Rules of this file:
+// - No model logic. Every function unpacks arguments, calls one ATen function, and wraps
+//   the result. Anything clever lives in TypeScript (src/tensor/).
+// - Nothing aborts the process: every entry point runs inside `guarded`, which turns
+//   c10::Error and std::exception into JS Errors carrying libtorch's message, and argument
+//   checks throw TypeErrors naming the argument.
+// - A tensor crosses to JS as a Napi::External holding a heap `Handle`. `dispose` frees the
+//   storage early; the finalizer is the backstop. Both tell V8 about native memory.
+
+#include <napi.h>
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <ATen/Version.h>
+#include <torch/version.h>
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// Handles
+
+struct Handle {
+  at::Tensor tensor;
+  int64_t reportedBytes = 0;  // what we told V8 via AdjustExternalMemory
+};
+
+struct GeneratorHandle {
+  at::Generator generator;
+};
+
+const napi_type_tag kTensorTag = {0x6261736e74656e73ULL, 0x6f72686e646c3031ULL};
+const napi_type_tag kGeneratorTag = {0x6261736e67656e65ULL, 0x7261746f72303031ULL};
+
+int64_t storageBytes(const at::Tensor& t) {
+  if (!t.defined() || !t.has_storage()) return 0;
+  return static_cast<int64_t>(t.storage().nbytes());
+}
+
+void finalizeHandle(Napi::Env env, Handle* h) {
+  if (h->reportedBytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -h->reportedBytes);
+  delete h;
+}
+
+Napi::Value wrap(Napi::Env env, at::Tensor t) {
+  auto* h = new Handle{std::move(t), 0};
+  h->reportedBytes = storageBytes(h->tensor);
+  if (h->reportedBytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, h->reportedBytes);
+  auto ext = Napi::External<Handle>::New(env, h, finalizeHandle);
+  napi_type_tag_object(env, ext, &kTensorTag);
+  return ext;
+}
+
+Napi::Value wrapList(Napi::Env env, const std::vector<at::Tensor>& ts) {
+  auto arr = Napi::Array::New(env, ts.size());
+  for (size_t i = 0; i < ts.size(); i++) arr.Set(static_cast<uint32_t>(i), wrap(env, ts[i]));
+  return arr;
+}
+
+Napi::Value wrapPair(Napi::Env env, const std::tuple<at::Tensor, at::Tensor>& p) {
+  return wrapList(env, {std::get<0>(p), std::get<1>(p)});
+}
+
+// ---------------------------------------------------------------------------------------
+// Argument unpacking. Every check names the argument; nothing dereferences blindly.
+
+struct ArgError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string argName(size_t i) { return "argument " + std::to_string(i); }
+
+Handle* handleAt(const Napi::CallbackInfo& info, size_t i) {
+  Napi::Value v = info[i];
+  bool tagged = false;
+  if (v.IsExternal()) napi_check_object_type_tag(info.Env(), v, &kTensorTag, &tagged);
+  if (!tagged) throw ArgError(argName(i) + " must be a Tensor");
+  return v.As<Napi::External<Handle>>().Data();
+}
+
+const at::Tensor& T(const Napi::CallbackInfo& info, size_t i) {
+  Handle* h = handleAt(info, i);
+  if (!h->tensor.defined()) throw ArgError(argName(i) + ": tensor was disposed; it cannot be used after dispose()");
+  return h->tensor;
+}
+
+c10::optional<at::Tensor> optT(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return c10::nullopt;
+  return T(info, i);
+}
+
+double num(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsNumber()) throw ArgError(argName(i) + " must be a number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+int64_t int64(const Napi::CallbackInfo& info, size_t i) {
+  double d = num(info, i);
+  if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9007199254740991.0)
+    throw ArgError(argName(i) + " must be an integer, got " + std::to_string(d));
+  return static_cast<int64_t>(d);
+}
+
+bool boolean(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsBoolean()) throw ArgError(argName(i) + " must be a boolean");
+  return info[i].As<Napi::Boolean>().Value();
+}
+
+std::string str(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsString()) throw ArgError(argName(i) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+// A JS number becomes an integral Scalar when it holds an integer, so that `intTensor + 2`
+// stays integral as in Python, and a floating Scalar otherwise.
+at::Scalar scalar(const Napi::CallbackInfo& info, size_t i) {
+  if (info[i].IsBoolean()) return at::Scalar(info[i].As<Napi::Boolean>().Value());
+  double d = num(info, i);
+  if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= 9007199254740991.0)
+    return at::Scalar(static_cast<int64_t>(d));
+  return at::Scalar(d);
+}
+
+c10::optional<at::Scalar> optScalar(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return c10::nullopt;
+  return scalar(info, i);
+}
+
+std::vector<int64_t> ints(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsArray()) throw ArgError(argName(i) + " must be an array of integers");
+  auto arr = info[i].As<Napi::Array>();
+  std::vector<int64_t> out(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); k++) {
+    Napi::Value v = arr.Get(k);
+    if (!v.IsNumber()) throw ArgError(argName(i) + "[" + std::to_string(k) + "] must be an integer");
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9007199254740991.0)
+      throw ArgError(argName(i) + "[" + std::to_string(k) + "] must be an integer");
+    out[k] = static_cast<int64_t>(d);
+  }
+  return out;
+}
+
+// null/undefined → "all dims"
+c10::optional<std::vector<int64_t>> optInts(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return c10::nullopt;
+  return ints(info, i);
+}
+
+std::vector<at::Tensor> tensorList(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsArray()) throw ArgError(argName(i) + " must be an array of Tensors");
+  auto arr = info[i].As<Napi::Array>();
+  std::vector<at::Tensor> out;
+  out.reserve(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); k++) {
+    Napi::Value v = arr.Get(k);
+    bool tagged = false;
+    if (v.IsExternal()) napi_check_object_type_tag(info.Env(), v, &kTensorTag, &tagged);
+    if (!tagged) throw ArgError(argName(i) + "[" + std::to_string(k) + "] must be a Tensor");
+    const at::Tensor& t = v.As<Napi::External<Handle>>().Data()->tensor;
+    if (!t.defined()) throw ArgError(argName(i) + "[" + std::to_string(k) + "]: tensor was disposed");
+    out.push_back(t);
+  }
+  return out;
+}
+
+// Dtype codes shared with src/tensor/dtype.ts.
+const at::ScalarType kDtypes[] = {at::kFloat, at::kDouble, at::kHalf, at::kBFloat16,
+                                  at::kLong,  at::kInt,    at::kByte, at::kBool,
+                                  at::kShort, at::kChar};
+constexpr int kNumDtypes = sizeof(kDtypes) / sizeof(kDtypes[0]);
+
+at::ScalarType dtypeArg(const Napi::CallbackInfo& info, size_t i) {
+  int64_t code = int64(info, i);
+  if (code < 0 || code >= kNumDtypes) throw ArgError(argName(i) + ": unknown dtype code " + std::to_string(code));
+  return kDtypes[code];
+}
+
+int dtypeCode(at::ScalarType s) {
+  for (int k = 0; k < kNumDtypes; k++)
+    if (kDtypes[k] == s) return k;
+  return -1;
+}
+
+at::Device deviceArg(const Napi::CallbackInfo& info, size_t i) { return at::Device(str(info, i)); }
+
+at::TensorOptions opts(const Napi::CallbackInfo& info, size_t dtypeIdx, size_t deviceIdx) {
+  return at::TensorOptions().dtype(dtypeArg(info, dtypeIdx)).device(deviceArg(info, deviceIdx));
+}
+
+c10::optional<at::Generator> optGen(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return c10::nullopt;
+  bool tagged = false;
+  if (info[i].IsExternal()) napi_check_object_type_tag(info.Env(), info[i], &kGeneratorTag, &tagged);
+  if (!tagged) throw ArgError(argName(i) + " must be a Generator");
+  return info[i].As<Napi::External<GeneratorHandle>>().Data()->generator;
+}
+
+// ---------------------------------------------------------------------------------------
+// Error boundary
+
+template <typename F>
+Napi::Value guarded(const Napi::CallbackInfo& info, F&& body) {
+  Napi::Env env = info.Env();
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const ArgError& e) {
+    throw Napi::TypeError::New(env, e.what());
+  } catch (const c10::Error& e) {
+    throw Napi::Error::New(env, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  } catch (...) {
+    throw Napi::Error::New(env, "unknown native error");
+  }
+}
+
+#define FN(name) Napi::Value name(const Napi::CallbackInfo& info)
+#define BODY(expr) return guarded(info, [&]() -> Napi::Value { expr; })
+#define RET_T(expr) BODY(return wrap(info.Env(), (expr)))
+
+// Uniform families: one line each.
+#define UNARY(name, call) FN(name) { RET_T(call(T(info, 0))); }
+#define BINARY(name, call) FN(name) { RET_T(call(T(info, 0), T(info, 1))); }
+#define BINARY_S(name, call) FN(name) { RET_T(call(T(info, 0), scalar(info, 1))); }
+#define INPLACE_T(name, method) FN(name) { BODY(T(info, 0).method(T(info, 1)); return info.Env().Undefined()); }
+#define INPLACE_S(name, method) FN(name) { BODY(T(info, 0).method(scalar(info, 1)); return info.Env().Undefined()); }
+
+// ---------------------------------------------------------------------------------------
+// Metadata
+
+FN(shape) {
+  BODY({
+    auto sizes = T(info, 0).sizes();
+    auto arr = Napi::Array::New(info.Env(), sizes.size());
+    for (size_t k = 0; k < sizes.size(); k++) arr.Set(static_cast<uint32_t>(k), Napi::Number::New(info.Env(), static_cast<double>(sizes[k])));
+    return arr;
+  });
+}
+FN(dtype) { BODY(return Napi::Number::New(info.Env(), dtypeCode(T(info, 0).scalar_type()))); }
+FN(device) { BODY(return Napi::String::New(info.Env(), T(info, 0).device().str())); }
+FN(numel) { BODY(return Napi::Number::New(info.Env(), static_cast<double>(T(info, 0).numel()))); }
+FN(isContiguous) { BODY(return Napi::Boolean::New(info.Env(), T(info, 0).is_contiguous())); }
+FN(isDisposed) { BODY(return Napi::Boolean::New(info.Env(), !handleAt(info, 0)->tensor.defined())); }
+FN(isSameStorage) { BODY(return Napi::Boolean::New(info.Env(), T(info, 0).is_alias_of(T(info, 1)))); }
+
+FN(dispose) {
+  BODY({
+    Handle* h = handleAt(info, 0);
+    h->tensor = at::Tensor();
+    if (h->reportedBytes != 0) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -h->reportedBytes);
+    h->reportedBytes = 0;
+    return info.Env().Undefined();
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Data in and out
+
+// fromBytes(bytes: Uint8Array, dtype, shape, device): copies the bytes (little-endian).
+FN(fromBytes) {
+  BODY({
+    if (!info[0].IsTypedArray()) throw ArgError("argument 0 must be a Uint8Array");
+    auto arr = info[0].As<Napi::TypedArray>();
+    auto buf = arr.ArrayBuffer();
+    auto* data = static_cast<uint8_t*>(buf.Data()) + arr.ByteOffset();
+    size_t nbytes = arr.ByteLength();
+    at::ScalarType st = dtypeArg(info, 1);
+    std::vector<int64_t> sizes = ints(info, 2);
+    at::Device dev = deviceArg(info, 3);
+    int64_t n = 1;
+    for (int64_t s : sizes) {
+      if (s < 0) throw ArgError("shape has a negative size");
+      n *= s;
+    }
+    size_t expected = static_cast<size_t>(n) * at::elementSize(st);
+    if (expected != nbytes)
+      throw ArgError("fromBytes: " + std::to_string(nbytes) + " bytes given, shape and dtype need " + std::to_string(expected));
+    at::Tensor t = at::empty(sizes, at::TensorOptions().dtype(st));
+    if (nbytes > 0) std::memcpy(t.data_ptr(), data, nbytes);
+    if (!dev.is_cpu()) t = t.to(dev);
+    return wrap(info.Env(), t);
+  });
+}
+
+// toBytes(t): a copy of the tensor's elements as little-endian bytes (contiguous, CPU).
+FN(toBytes) {
+  BODY({
+    at::Tensor t = T(info, 0).detach().to(at::kCPU).contiguous();
+    size_t nbytes = t.numel() * t.element_size();
+    auto out = Napi::Buffer<uint8_t>::New(info.Env(), nbytes);
+    if (nbytes > 0) std::memcpy(out.Data(), t.data_ptr(), nbytes);
+    return out;
+  });
+}
+
+// bytesView(t): a zero-copy ArrayBuffer over a contiguous CPU tensor's memory. The buffer
+// keeps the storage alive; writes through it change the tensor.
+FN(bytesView) {
+  BODY({
+    const at::Tensor& t = T(info, 0);
+    if (!t.device().is_cpu()) throw ArgError("bytesView needs a CPU tensor; call .to('cpu') first");
+    if (!t.is_contiguous()) throw ArgError("bytesView needs a contiguous tensor; call .contiguous() first");
+    size_t nbytes = t.numel() * t.element_size();
+    if (nbytes == 0) return Napi::ArrayBuffer::New(info.Env(), 0);
+    auto* keep = new at::Tensor(t);
+    return Napi::ArrayBuffer::New(info.Env(), keep->data_ptr(), nbytes,
+                                  [](Napi::Env, void*, at::Tensor* k) { delete k; }, keep);
+  });
+}
+
+FN(item) {
+  BODY({
+    const at::Tensor& t = T(info, 0);
+    if (t.numel() != 1) throw ArgError("item() needs a tensor with one element, got " + std::to_string(t.numel()));
+    at::Scalar s = t.item();
+    if (s.isBoolean()) return Napi::Boolean::New(info.Env(), s.toBool());
+    return Napi::Number::New(info.Env(), s.toDouble());
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Creation
+
+FN(empty) { RET_T(at::empty(ints(info, 0), opts(info, 1, 2))); }
+FN(zeros) { RET_T(at::zeros(ints(info, 0), opts(info, 1, 2))); }
+FN(ones) { RET_T(at::ones(ints(info, 0), opts(info, 1, 2))); }
+FN(full) { RET_T(at::full(ints(info, 0), scalar(info, 1), opts(info, 2, 3))); }
+FN(arange) { RET_T(at::arange(scalar(info, 0), scalar(info, 1), scalar(info, 2), opts(info, 3, 4))); }
+FN(eye) { RET_T(at::eye(int64(info, 0), int64(info, 1), opts(info, 2, 3))); }
+
+// Random creation samples on the CPU with the given generator (or the global one), then
+// moves to the device: the same seed gives the same numbers on every device.
+at::Tensor onDevice(at::Tensor t, const at::Device& d) { return d.is_cpu() ? t : t.to(d); }
+FN(randn) { RET_T(onDevice(at::randn(ints(info, 0), optGen(info, 3), at::TensorOptions().dtype(dtypeArg(info, 1))), deviceArg(info, 2))); }
+FN(rand) { RET_T(onDevice(at::rand(ints(info, 0), optGen(info, 3), at::TensorOptions().dtype(dtypeArg(info, 1))), deviceArg(info, 2))); }
+FN(randint) {
+  RET_T(onDevice(at::randint(int64(info, 0), int64(info, 1), ints(info, 2), optGen(info, 5), at::TensorOptions().dtype(dtypeArg(info, 3))), deviceArg(info, 4)));
+}
+FN(multinomial) { RET_T(at::multinomial(T(info, 0), int64(info, 1), boolean(info, 2), optGen(info, 3))); }
+FN(normal_) { BODY(T(info, 0).normal_(num(info, 1), num(info, 2), optGen(info, 3)); return info.Env().Undefined()); }
+FN(uniform_) { BODY(T(info, 0).uniform_(num(info, 1), num(info, 2), optGen(info, 3)); return info.Env().Undefined()); }
+FN(bernoulli) { RET_T(at::bernoulli(T(info, 0), num(info, 1), optGen(info, 2))); }
+
+FN(generatorNew) {
+  BODY({
+    auto* g = new GeneratorHandle{at::detail::createCPUGenerator(static_cast<uint64_t>(int64(info, 0)))};
+    auto ext = Napi::External<GeneratorHandle>::New(info.Env(), g, [](Napi::Env, GeneratorHandle* p) { delete p; });
+    napi_type_tag_object(info.Env(), ext, &kGeneratorTag);
+    return ext;
+  });
+}
+
+// Generator state as bytes, so training can checkpoint and resume RNG streams exactly.
+FN(generatorGetState) {
+  BODY({
+    auto g = optGen(info, 0);
+    if (!g) throw ArgError("argument 0 must be a Generator");
+    at::Tensor s = g->get_state();
+    auto out = Napi::Buffer<uint8_t>::New(info.Env(), s.numel());
+    std::memcpy(out.Data(), s.data_ptr(), s.numel());
+    return out;
+  });
+}
+FN(generatorSetState) {
+  BODY({
+    auto g = optGen(info, 0);
+    if (!g) throw ArgError("argument 0 must be a Generator");
+    if (!info[1].IsTypedArray()) throw ArgError("argument 1 must be a Uint8Array");
+    auto arr = info[1].As<Napi::TypedArray>();
+    at::Tensor s = at::empty({static_cast<int64_t>(arr.ByteLength())}, at::kByte);
+    std::memcpy(s.data_ptr(), static_cast<uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset(), arr.ByteLength());
+    std::lock_guard<std::mutex> lock(g->mutex());
+    g->set_state(s);
+    return info.Env().Undefined();
+  });
+}
+FN(globalGenerator) {
+  BODY({
+    auto* g = new GeneratorHandle{at::detail::getDefaultCPUGenerator()};
+    auto ext = Napi::External<GeneratorHandle>::New(info.Env(), g, [](Napi::Env, GeneratorHandle* p) { delete p; });
+    napi_type_tag_object(info.Env(), ext, &kGeneratorTag);
+    return ext;
+  });
+}
+
+FN(manualSeed) { BODY(at::manual_seed(static_cast<uint64_t>(int64(info, 0))); return info.Env().Undefined()); }
+
+// ---------------------------------------------------------------------------------------
+// Conversion and copies
+
+FN(toDtype) { RET_T(T(info, 0).to(dtypeArg(info, 1))); }
+FN(toDevice) { RET_T(T(info, 0).to(deviceArg(info, 1))); }
+UNARY(contiguous, [](const at::Tensor& a) { return a.contiguous(); })
+UNARY(clone, at::clone)
+UNARY(detach, [](const at::Tensor& a) { return a.detach(); })
+INPLACE_T(copy_, copy_)
+INPLACE_S(fill_, fill_)
+FN(zero_) { BODY(T(info, 0).zero_(); return info.Env().Undefined()); }
+
+// ---------------------------------------------------------------------------------------
+// Elementwise
+
+UNARY(neg, at::neg)
+UNARY(exp, at::exp)
+UNARY(log, at::log)
+UNARY(log1p, at::log1p)
+UNARY(sqrt, at::sqrt)
+UNARY(rsqrt, at::rsqrt)
+UNARY(abs, at::abs)
+UNARY(tanh, at::tanh)
+UNARY(sigmoid, at::sigmoid)
+UNARY(relu, at::relu)
+UNARY(silu, at::silu)
+UNARY(sin, at::sin)
+UNARY(cos, at::cos)
+UNARY(erf, at::erf)
+UNARY(sign, at::sign)
+UNARY(floor, at::floor)
+UNARY(ceil, at::ceil)
+UNARY(round, at::round)
+UNARY(reciprocal, at::reciprocal)
+UNARY(square, at::square)
+UNARY(logicalNot, at::logical_not)
+UNARY(isnan, at::isnan)
+UNARY(isfinite, at::isfinite)
+FN(gelu) { RET_T(at::gelu(T(info, 0), str(info, 1))); }
+FN(softplus) { RET_T(at::softplus(T(info, 0), scalar(info, 1), scalar(info, 2))); }
+
+FN(add) { RET_T(at::add(T(info, 0), T(info, 1), scalar(info, 2))); }  // a + alpha·b
+BINARY(sub, at::sub)
+BINARY(mul, at::mul)
+BINARY(div, at::div)
+BINARY(pow, at::pow)
+BINARY(maximum, at::maximum)
+BINARY(minimum, at::minimum)
+BINARY(remainder, at::remainder)
+BINARY(eq, at::eq)
+BINARY(ne, at::ne)
+BINARY(lt, at::lt)
+BINARY(le, at::le)
+BINARY(gt, at::gt)
+BINARY(ge, at::ge)
+BINARY(logicalAnd, at::logical_and)
+BINARY(logicalOr, at::logical_or)
+BINARY(logicalXor, at::logical_xor)
+
+BINARY_S(addS, at::add)
+BINARY_S(subS, at::sub)
+BINARY_S(mulS, at::mul)
+BINARY_S(divS, at::div)
+BINARY_S(powS, at::pow)
+BINARY_S(remainderS, at::remainder)
+BINARY_S(eqS, at::eq)
+BINARY_S(neS, at::ne)
+BINARY_S(ltS, at::lt)
+BINARY_S(leS, at::le)
+BINARY_S(gtS, at::gt)
+BINARY_S(geS, at::ge)
+FN(rsubS) { RET_T(at::rsub(T(info, 0), scalar(info, 1))); }  // s − a
+FN(scalarPow) { RET_T(at::pow(scalar(info, 0), T(info, 1))); }  // s ** a
+
+FN(where) { RET_T(at::where(T(info, 0), T(info, 1), T(info, 2))); }
+FN(maskedFill) { RET_T(at::masked_fill(T(info, 0), T(info, 1), scalar(info, 2))); }
+FN(clamp) { RET_T(at::clamp(T(info, 0), optScalar(info, 1), optScalar(info, 2))); }
+FN(lerp) { RET_T(at::lerp(T(info, 0), T(info, 1), scalar(info, 2))); }
+
+// In place (for optimizers and updates under no-grad).
+FN(add_) { BODY(T(info, 0).add_(T(info, 1), scalar(info, 2)); return info.Env().Undefined()); }
+INPLACE_T(sub_, sub_)
+INPLACE_T(mul_, mul_)
+INPLACE_T(div_, div_)
+INPLACE_S(addS_, add_)
+INPLACE_S(mulS_, mul_)
+INPLACE_S(divS_, div_)
+FN(addcmul_) { BODY(T(info, 0).addcmul_(T(info, 1), T(info, 2), scalar(info, 3)); return info.Env().Undefined()); }
+FN(addcdiv_) { BODY(T(info, 0).addcdiv_(T(info, 1), T(info, 2), scalar(info, 3)); return info.Env().Undefined()); }
+FN(lerp_) { BODY(T(info, 0).lerp_(T(info, 1), scalar(info, 2)); return info.Env().Undefined()); }
+FN(clamp_) { BODY(T(info, 0).clamp_(optScalar(info, 1), optScalar(info, 2)); return info.Env().Undefined()); }
+FN(maskedFill_) { BODY(T(info, 0).masked_fill_(T(info, 1), scalar(info, 2)); return info.Env().Undefined()); }
+FN(sqrt_) { BODY(T(info, 0).sqrt_(); return info.Env().Undefined()); }
+
+// ---------------------------------------------------------------------------------------
+// Reductions. `dims` null → all dims.
+
+at::OptionalIntArrayRef dimsRef(const c10::optional<std::vector<int64_t>>& d) {
+  if (!d) return c10::nullopt;
+  return at::IntArrayRef(*d);
+}
+
+FN(sum) {
+  BODY({
+    auto d = optInts(info, 1);
+    if (!d) return wrap(info.Env(), at::sum(T(info, 0)));
+    return wrap(info.Env(), at::sum(T(info, 0), *d, boolean(info, 2)));
+  });
+}
+FN(mean) {
+  BODY({
+    auto d = optInts(info, 1);
+    if (!d) return wrap(info.Env(), at::mean(T(info, 0)));
+    return wrap(info.Env(), at::mean(T(info, 0), *d, boolean(info, 2)));
+  });
+}
+FN(prod) { RET_T(at::prod(T(info, 0))); }
+FN(maxAll) { RET_T(at::max(T(info, 0))); }
+FN(minAll) { RET_T(at::min(T(info, 0))); }
+FN(maxDim) { BODY(return wrapPair(info.Env(), at::max(T(info, 0), int64(info, 1), boolean(info, 2)))); }
+FN(minDim) { BODY(return wrapPair(info.Env(), at::min(T(info, 0), int64(info, 1), boolean(info, 2)))); }
+FN(argmax) { RET_T(at::argmax(T(info, 0), int64(info, 1), boolean(info, 2))); }
+FN(argmin) { RET_T(at::argmin(T(info, 0), int64(info, 1), boolean(info, 2))); }
+FN(logsumexp) { RET_T(at::logsumexp(T(info, 0), ints(info, 1), boolean(info, 2))); }
+FN(norm) {
+  BODY({
+    auto d = optInts(info, 2);
+    if (!d) return wrap(info.Env(), at::norm(T(info, 0), scalar(info, 1)));
+    return wrap(info.Env(), at::norm(T(info, 0), optScalar(info, 1), *d, boolean(info, 3)));
+  });
+}
+FN(var) { RET_T(at::var(T(info, 0), dimsRef(optInts(info, 1)), boolean(info, 2), boolean(info, 3))); }
+FN(std) { RET_T(at::std(T(info, 0), dimsRef(optInts(info, 1)), boolean(info, 2), boolean(info, 3))); }
+FN(cumsum) { RET_T(at::cumsum(T(info, 0), int64(info, 1))); }
+UNARY(any, at::any)
+UNARY(all, at::all)
+
+// ---------------------------------------------------------------------------------------
+// Linear algebra
+
+BINARY(matmul, at::matmul)
+BINARY(bmm, at::bmm)
+BINARY(outer, at::outer)
+FN(addmm) { RET_T(at::addmm(T(info, 0), T(info, 1), T(info, 2), scalar(info, 3), scalar(info, 4))); }
+FN(linear) { RET_T(at::linear(T(info, 0), T(info, 1), optT(info, 2))); }
+FN(einsum) { RET_T(at::einsum(str(info, 0), tensorList(info, 1))); }
+
+// ---------------------------------------------------------------------------------------
+// Neural-network functions
+
+FN(softmax) { RET_T(at::softmax(T(info, 0), int64(info, 1))); }
+FN(logSoftmax) { RET_T(at::log_softmax(T(info, 0), int64(info, 1))); }
+FN(layerNorm) { RET_T(at::layer_norm(T(info, 0), ints(info, 1), optT(info, 2), optT(info, 3), num(info, 4))); }
+FN(embedding) { RET_T(at::embedding(T(info, 0), T(info, 1))); }
+// crossEntropy(logits [N, C], target [N], ignoreIndex, reduction 0 none | 1 mean | 2 sum, labelSmoothing)
+FN(crossEntropy) {
+  RET_T(at::cross_entropy_loss(T(info, 0), T(info, 1), c10::nullopt, int64(info, 3), int64(info, 2), num(info, 4)));
+}
+FN(cosineSimilarity) { RET_T(at::cosine_similarity(T(info, 0), T(info, 1), int64(info, 2), num(info, 3))); }
+FN(dropout) { RET_T(at::dropout(T(info, 0), num(info, 1), boolean(info, 2))); }
+
+// Fused attention where this libtorch has it: q, k, v [batch, heads, pos, head_dim];
+// mask (optional) is additive float or boolean "keep". Returns [batch, heads, pos, head_dim].
+FN(scaledDotProductAttention) {
+  BODY({
+    auto mask = optT(info, 3);
+    double dropoutP = num(info, 4);
+    bool causal = boolean(info, 5);
+#if TORCH_VERSION_MAJOR >= 2
+    return wrap(info.Env(), at::scaled_dot_product_attention(T(info, 0), T(info, 1), T(info, 2), mask, dropoutP, causal));
+#else
+    auto out = at::_scaled_dot_product_attention(T(info, 0), T(info, 1), T(info, 2), mask, dropoutP, false, causal);
+    return wrap(info.Env(), std::get<0>(out));
+#endif
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Indexing
+
+FN(indexSelect) { RET_T(at::index_select(T(info, 0), int64(info, 1), T(info, 2))); }
+FN(gather) { RET_T(at::gather(T(info, 0), int64(info, 1), T(info, 2))); }
+FN(scatterAdd) { RET_T(at::scatter_add(T(info, 0), int64(info, 1), T(info, 2), T(info, 3))); }
+FN(scatter) { RET_T(at::scatter(T(info, 0), int64(info, 1), T(info, 2), T(info, 3))); }
+FN(indexAdd) { RET_T(at::index_add(T(info, 0), int64(info, 1), T(info, 2), T(info, 3))); }
+
+c10::List<c10::optional<at::Tensor>> indexList(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsArray()) throw ArgError(argName(i) + " must be an array of Tensors or nulls");
+  auto arr = info[i].As<Napi::Array>();
+  c10::List<c10::optional<at::Tensor>> out;
+  for (uint32_t k = 0; k < arr.Length(); k++) {
+    Napi::Value v = arr.Get(k);
+    if (v.IsNull() || v.IsUndefined()) {
+      out.push_back(c10::nullopt);
+      continue;
+    }
+    bool tagged = false;
+    if (v.IsExternal()) napi_check_object_type_tag(info.Env(), v, &kTensorTag, &tagged);
+    if (!tagged) throw ArgError(argName(i) + "[" + std::to_string(k) + "] must be a Tensor or null");
+    const at::Tensor& t = v.As<Napi::External<Handle>>().Data()->tensor;
+    if (!t.defined()) throw ArgError(argName(i) + "[" + std::to_string(k) + "]: tensor was disposed");
+    out.push_back(t);
+  }
+  return out;
+}
+FN(index) { RET_T(at::index(T(info, 0), indexList(info, 1))); }
+FN(indexPut) { RET_T(at::index_put(T(info, 0), indexList(info, 1), T(info, 2), boolean(info, 3))); }
+FN(indexPut_) { BODY(T(info, 0).index_put_(indexList(info, 1), T(info, 2), boolean(info, 3)); return info.Env().Undefined()); }
+
+FN(topk) { BODY(return wrapPair(info.Env(), at::topk(T(info, 0), int64(info, 1), int64(info, 2), boolean(info, 3), boolean(info, 4)))); }
+FN(sort) { BODY(return wrapPair(info.Env(), at::sort(T(info, 0), int64(info, 1), boolean(info, 2)))); }
+FN(triu) { RET_T(at::triu(T(info, 0), int64(info, 1))); }
+FN(tril) { RET_T(at::tril(T(info, 0), int64(info, 1))); }
+
+// ---------------------------------------------------------------------------------------
+// Joining, splitting, views
+
+FN(cat) { RET_T(at::cat(tensorList(info, 0), int64(info, 1))); }
+FN(stack) { RET_T(at::stack(tensorList(info, 0), int64(info, 1))); }
+FN(splitSizes) { BODY(return wrapList(info.Env(), at::split_with_sizes(T(info, 0), ints(info, 1), int64(info, 2)))); }
+FN(chunk) { BODY(return wrapList(info.Env(), at::chunk(T(info, 0), int64(info, 1), int64(info, 2)))); }
+FN(reshape) { RET_T(at::reshape(T(info, 0), ints(info, 1))); }
+FN(view) { RET_T(T(info, 0).view(ints(info, 1))); }
+FN(permute) { RET_T(T(info, 0).permute(ints(info, 1))); }
+FN(transpose) { RET_T(at::transpose(T(info, 0), int64(info, 1), int64(info, 2))); }
+FN(unsqueeze) { RET_T(at::unsqueeze(T(info, 0), int64(info, 1))); }
+FN(squeeze) { RET_T(at::squeeze(T(info, 0), int64(info, 1))); }
+FN(squeezeAll) { RET_T(at::squeeze(T(info, 0))); }
+FN(expand) { RET_T(T(info, 0).expand(ints(info, 1))); }
+FN(narrow) { RET_T(at::narrow(T(info, 0), int64(info, 1), int64(info, 2), int64(info, 3))); }
+FN(slice) { RET_T(at::slice(T(info, 0), int64(info, 1), int64(info, 2), int64(info, 3), int64(info, 4))); }
+FN(select) { RET_T(at::select(T(info, 0), int64(info, 1), int64(info, 2))); }
+FN(flip) { RET_T(at::flip(T(info, 0), ints(info, 1))); }
+FN(repeat) { RET_T(T(info, 0).repeat(ints(info, 1))); }
+
+// ---------------------------------------------------------------------------------------
+// Autograd
+
+FN(setRequiresGrad) { BODY(T(info, 0).set_requires_grad(boolean(info, 1)); return info.Env().Undefined()); }
+FN(requiresGrad) { BODY(return Napi::Boolean::New(info.Env(), T(info, 0).requires_grad())); }
+FN(isLeaf) { BODY(return Napi::Boolean::New(info.Env(), T(info, 0).is_leaf())); }
+FN(grad) {
+  BODY({
+    const at::Tensor& g = T(info, 0).grad();
+    if (!g.defined()) return info.Env().Null();
+    return wrap(info.Env(), g);
+  });
+}
+FN(setGrad) {
+  BODY({
+    auto g = optT(info, 1);
+    T(info, 0).mutable_grad() = g ? *g : at::Tensor();
+    return info.Env().Undefined();
+  });
+}
+FN(backward) {
+  BODY({
+    auto g = optT(info, 1);
+    bool retain = boolean(info, 2);
+    T(info, 0).backward(g ? *g : at::Tensor(), retain, false);
+    return info.Env().Undefined();
+  });
+}
+FN(setGradEnabled) { BODY(at::GradMode::set_enabled(boolean(info, 0)); return info.Env().Undefined()); }
+FN(isGradEnabled) { BODY(return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled())); }
+
+// ---------------------------------------------------------------------------------------
+// Runtime
+
+FN(setNumThreads) { BODY(at::set_num_threads(static_cast<int>(int64(info, 0))); return info.Env().Undefined()); }
+FN(getNumThreads) { BODY(return Napi::Number::New(info.Env(), at::get_num_threads())); }
+FN(cudaIsAvailable) { BODY(return Napi::Boolean::New(info.Env(), at::hasCUDA())); }
+FN(cudaDeviceCount) {
+  BODY(return Napi::Number::New(info.Env(), at::hasCUDA() ? static_cast<double>(at::detail::getCUDAHooks().getNumGPUs()) : 0.0));
+}
+FN(runtimeInfo) {
+  BODY({
+    auto o = Napi::Object::New(info.Env());
+    o.Set("torchVersion", TORCH_VERSION);
+    o.Set("config", at::show_config());
+    o.Set("parallel", at::get_parallel_info());
+    o.Set("threads", at::get_num_threads());
+    o.Set("cuda", at::hasCUDA());
+    return o;
+  });
+}
+
+#define EXPORT(name) exports.Set(#name, Napi::Function::New(env, name, #name))
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  EXPORT(shape); EXPORT(dtype); EXPORT(device); EXPORT(numel); EXPORT(isContiguous); EXPORT(isDisposed);
+  EXPORT(isSameStorage); EXPORT(dispose);
+  EXPORT(fromBytes); EXPORT(toBytes); EXPORT(bytesView); EXPORT(item);
+  EXPORT(empty); EXPORT(zeros); EXPORT(ones); EXPORT(full); EXPORT(arange); EXPORT(eye);
+  EXPORT(randn); EXPORT(rand); EXPORT(randint); EXPORT(multinomial); EXPORT(normal_); EXPORT(uniform_); EXPORT(bernoulli);
+  EXPORT(generatorNew); EXPORT(generatorGetState); EXPORT(generatorSetState); EXPORT(globalGenerator); EXPORT(manualSeed);
+  EXPORT(toDtype); EXPORT(toDevice); EXPORT(contiguous); EXPORT(clone); EXPORT(detach); EXPORT(copy_); EXPORT(fill_); EXPORT(zero_);
+  EXPORT(neg); EXPORT(exp); EXPORT(log); EXPORT(log1p); EXPORT(sqrt); EXPORT(rsqrt); EXPORT(abs); EXPORT(tanh); EXPORT(sigmoid);
+  EXPORT(relu); EXPORT(silu); EXPORT(sin); EXPORT(cos); EXPORT(erf); EXPORT(sign); EXPORT(floor); EXPORT(ceil); EXPORT(round);
+  EXPORT(reciprocal); EXPORT(square); EXPORT(logicalNot); EXPORT(isnan); EXPORT(isfinite); EXPORT(gelu); EXPORT(softplus);
+  EXPORT(add); EXPORT(sub); EXPORT(mul); EXPORT(div); EXPORT(pow); EXPORT(maximum); EXPORT(minimum); EXPORT(remainder);
+  EXPORT(eq); EXPORT(ne); EXPORT(lt); EXPORT(le); EXPORT(gt); EXPORT(ge); EXPORT(logicalAnd); EXPORT(logicalOr); EXPORT(logicalXor);
+  EXPORT(addS); EXPORT(subS); EXPORT(mulS); EXPORT(divS); EXPORT(powS); EXPORT(remainderS);
+  EXPORT(eqS); EXPORT(neS); EXPORT(ltS); EXPORT(leS); EXPORT(gtS); EXPORT(geS); EXPORT(rsubS); EXPORT(scalarPow);
+  EXPORT(where); EXPORT(maskedFill); EXPORT(clamp); EXPORT(lerp);
+  EXPORT(add_); EXPORT(sub_); EXPORT(mul_); EXPORT(div_); EXPORT(addS_); EXPORT(mulS_); EXPORT(divS_);
+  EXPORT(addcmul_); EXPORT(addcdiv_); EXPORT(lerp_); EXPORT(clamp_); EXPORT(maskedFill_); EXPORT(sqrt_);
+  EXPORT(sum); EXPORT(mean); EXPORT(prod); EXPORT(maxAll); EXPORT(minAll); EXPORT(maxDim); EXPORT(minDim);
+  EXPORT(argmax); EXPORT(argmin); EXPORT(logsumexp); EXPORT(norm); EXPORT(var); EXPORT(std); EXPORT(cumsum);
+  EXPORT(any); EXPORT(all);
+  EXPORT(matmul); EXPORT(bmm); EXPORT(outer); EXPORT(addmm); EXPORT(linear); EXPORT(einsum);
+  EXPORT(softmax); EXPORT(logSoftmax); EXPORT(layerNorm); EXPORT(embedding); EXPORT(crossEntropy);
+  EXPORT(cosineSimilarity); EXPORT(dropout); EXPORT(scaledDotProductAttention);
+  EXPORT(indexSelect); EXPORT(gather); EXPORT(scatterAdd); EXPORT(scatter); EXPORT(indexAdd);
+  EXPORT(index); EXPORT(indexPut); EXPORT(indexPut_);
+  EXPORT(topk); EXPORT(sort); EXPORT(triu); EXPORT(tril);
+  EXPORT(cat); EXPORT(stack); EXPORT(splitSizes); EXPORT(chunk); EXPORT(reshape); EXPORT(view); EXPORT(permute);
+  EXPORT(transpose); EXPORT(unsqueeze); EXPORT(squeeze); EXPORT(squeezeAll); EXPORT(expand); EXPORT(narrow);
+  EXPORT(slice); EXPORT(select); EXPORT(flip); EXPORT(repeat);
+  EXPORT(setRequiresGrad); EXPORT(requiresGrad); EXPORT(isLeaf); EXPORT(grad); EXPORT(setGrad); EXPORT(backward);
+  EXPORT(setGradEnabled); EXPORT(isGradEnabled);
+  EXPORT(setNumThreads); EXPORT(getNumThreads); EXPORT(cudaIsAvailable); EXPORT(cudaDeviceCount); EXPORT(runtimeInfo);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(basin, Init)

@@ -1,0 +1,35 @@
+// The shape of a CLI command, and shared flag handling.
+
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+export interface Command {
+  name: string;
+  summary: string;
+  /** full --help text */
+  usage: string;
+  run(argv: string[]): Promise<number>;
+}
+
+export type Flags = NonNullable<ParseArgsConfig['options']>;
+
+/** Parses argv with the given flags plus --help/--json/--verbose; prints usage on --help. */
+export function parse(argv: string[], flags: Flags) {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' }, ...flags },
+    allowPositionals: true,
+    strict: true,
+  });
+  return { values, positionals, help: values.help === true };
+}
+
+/** A number flag, checked. */
+export function numberFlag(values: Record<string, unknown>, name: string, fallback: number): number {
+  const v = values[name];
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got '${String(v)}'`);
+  return n;
+}
+
+export class UsageError extends Error {}

@@ -1,0 +1,42 @@
+// The `basin` command line: a registry of commands, each with --help.
+
+import type { Command } from './command.js';
+import { UsageError } from './command.js';
+import { demo } from './commands/demo.js';
+
+const commands: Command[] = [demo];
+
+function help(): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'basin — persona representations, emergent misalignment and persona basins in language models',
+    '',
+    'usage: basin <command> [flags]     (basin <command> --help for each)',
+    '',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return name === undefined ? 1 : 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (command === undefined) {
+    console.error(`basin: unknown command '${name}'\n\n${help()}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (e) {
+    if (e instanceof UsageError || (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) {
+      console.error(`basin ${name}: ${(e as Error).message}\n\n${command.usage}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
