@@ -6,8 +6,7 @@
 // - Nothing aborts the process: every entry point runs inside `guarded`, which turns
 //   c10::Error and std::exception into JS Errors carrying libtorch's message, and argument
 //   checks throw TypeErrors naming the argument.
-// - A tensor crosses to JS as a Napi::External holding a heap `Handle`. `dispose` frees the
-//   storage early; the finalizer is the backstop. Both tell V8 about native memory.
+// - A tensor crosses to JS as a numeric id into a slot table (see Handles below).
 
 #include <napi.h>
 #include <ATen/ATen.h>
@@ -18,15 +17,23 @@
 #include <cmath>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace {
 
 // ---------------------------------------------------------------------------------------
 // Handles
+//
+// A tensor crosses to JS as a number: an index into a slot table plus a generation count
+// (id = slot + generation·2^24). Numbers cost nothing to create and need no finalizer, which
+// keeps a small op near libtorch's own cost; a stale or forged id fails the generation or
+// bounds check and throws, so it can never reach freed memory. JS frees slots through
+// dispose() (scopes call it) with a FinalizationRegistry as the backstop.
 
-struct Handle {
+struct Slot {
   at::Tensor tensor;
+  uint32_t generation = 0;
   int64_t reportedBytes = 0;  // what we told V8 via AdjustExternalMemory
 };
 
@@ -34,7 +41,11 @@ struct GeneratorHandle {
   at::Generator generator;
 };
 
-const napi_type_tag kTensorTag = {0x6261736e74656e73ULL, 0x6f72686e646c3031ULL};
+constexpr double kSlotSpan = 16777216.0;  // 2^24 slots
+std::vector<Slot> slots;
+std::vector<uint32_t> freeSlots;
+int64_t liveTensors = 0;
+
 const napi_type_tag kGeneratorTag = {0x6261736e67656e65ULL, 0x7261746f72303031ULL};
 
 int64_t storageBytes(const at::Tensor& t) {
@@ -42,18 +53,24 @@ int64_t storageBytes(const at::Tensor& t) {
   return static_cast<int64_t>(t.storage().nbytes());
 }
 
-void finalizeHandle(Napi::Env env, Handle* h) {
-  if (h->reportedBytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -h->reportedBytes);
-  delete h;
-}
-
 Napi::Value wrap(Napi::Env env, at::Tensor t) {
-  auto* h = new Handle{std::move(t), 0};
-  h->reportedBytes = storageBytes(h->tensor);
-  if (h->reportedBytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, h->reportedBytes);
-  auto ext = Napi::External<Handle>::New(env, h, finalizeHandle);
-  napi_type_tag_object(env, ext, &kTensorTag);
-  return ext;
+  uint32_t index;
+  if (!freeSlots.empty()) {
+    index = freeSlots.back();
+    freeSlots.pop_back();
+  } else {
+    if (slots.size() >= static_cast<size_t>(kSlotSpan)) throw std::runtime_error("too many live tensors (16M); dispose some or use scope()");
+    index = static_cast<uint32_t>(slots.size());
+    slots.emplace_back();
+  }
+  Slot& s = slots[index];
+  s.generation = (s.generation + 1) & 0x1fffffff;
+  s.reportedBytes = storageBytes(t);
+  s.tensor = std::move(t);
+  if (s.reportedBytes >= 65536) Napi::MemoryManagement::AdjustExternalMemory(env, s.reportedBytes);
+  else s.reportedBytes = 0;
+  liveTensors++;
+  return Napi::Number::New(env, static_cast<double>(index) + static_cast<double>(s.generation) * kSlotSpan);
 }
 
 Napi::Value wrapList(Napi::Env env, const std::vector<at::Tensor>& ts) {
@@ -75,19 +92,29 @@ struct ArgError : std::runtime_error {
 
 std::string argName(size_t i) { return "argument " + std::to_string(i); }
 
-Handle* handleAt(const Napi::CallbackInfo& info, size_t i) {
-  Napi::Value v = info[i];
-  bool tagged = false;
-  if (v.IsExternal()) napi_check_object_type_tag(info.Env(), v, &kTensorTag, &tagged);
-  if (!tagged) throw ArgError(argName(i) + " must be a Tensor");
-  return v.As<Napi::External<Handle>>().Data();
+// The slot an id names, or nullptr when the id is stale (disposed) or not an id at all.
+Slot* slotOf(const Napi::Value& v) {
+  if (!v.IsNumber()) return nullptr;
+  double id = v.As<Napi::Number>().DoubleValue();
+  if (!(id >= 0) || id >= 9007199254740992.0 || std::floor(id) != id) return nullptr;
+  double gen = std::floor(id / kSlotSpan);
+  size_t index = static_cast<size_t>(id - gen * kSlotSpan);
+  if (index >= slots.size()) return nullptr;
+  Slot& s = slots[index];
+  if (s.generation != static_cast<uint32_t>(gen) || !s.tensor.defined()) return nullptr;
+  return &s;
 }
 
-const at::Tensor& T(const Napi::CallbackInfo& info, size_t i) {
-  Handle* h = handleAt(info, i);
-  if (!h->tensor.defined()) throw ArgError(argName(i) + ": tensor was disposed; it cannot be used after dispose()");
-  return h->tensor;
+const at::Tensor& tensorAt(const Napi::CallbackInfo& info, const Napi::Value& v, const std::string& what) {
+  Slot* s = slotOf(v);
+  if (s == nullptr) {
+    if (v.IsNumber()) throw ArgError(what + ": tensor was disposed; it cannot be used after dispose()");
+    throw ArgError(what + " must be a Tensor");
+  }
+  return s->tensor;
 }
+
+const at::Tensor& T(const Napi::CallbackInfo& info, size_t i) { return tensorAt(info, info[i], argName(i)); }
 
 c10::optional<at::Tensor> optT(const Napi::CallbackInfo& info, size_t i) {
   if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return c10::nullopt;
@@ -126,6 +153,30 @@ at::Scalar scalar(const Napi::CallbackInfo& info, size_t i) {
   return at::Scalar(d);
 }
 
+// A scalar operand as the 0-d "wrapped number" tensor ATen itself builds for Python scalars
+// (same type promotion), cached by value: ATen's Scalar overloads allocate one per call and
+// take an extra dispatch, which doubles the cost of a small `x * 0.5`. Cached tensors are
+// only ever read by ops, never written.
+const at::Tensor& scalarTensor(const Napi::CallbackInfo& info, size_t i) {
+  static std::unordered_map<uint64_t, at::Tensor> cache[3];  // by kind: double, int64, bool
+  at::Scalar s = scalar(info, i);
+  int kind = s.isBoolean() ? 2 : s.isIntegral(false) ? 1 : 0;
+  uint64_t key;
+  if (kind == 0) {
+    double d = s.toDouble();
+    std::memcpy(&key, &d, sizeof key);
+  } else {
+    key = kind == 1 ? static_cast<uint64_t>(s.toLong()) : static_cast<uint64_t>(s.toBool());
+  }
+  auto& table = cache[kind];
+  auto it = table.find(key);
+  if (it != table.end()) return it->second;
+  if (table.size() >= 4096) table.clear();
+  at::Tensor t = at::scalar_tensor(s, at::TensorOptions().dtype(kind == 0 ? at::kDouble : kind == 1 ? at::kLong : at::kBool));
+  t.unsafeGetTensorImpl()->set_wrapped_number(true);
+  return table.emplace(key, std::move(t)).first->second;
+}
+
 c10::optional<at::Scalar> optScalar(const Napi::CallbackInfo& info, size_t i) {
   if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return c10::nullopt;
   return scalar(info, i);
@@ -158,13 +209,7 @@ std::vector<at::Tensor> tensorList(const Napi::CallbackInfo& info, size_t i) {
   std::vector<at::Tensor> out;
   out.reserve(arr.Length());
   for (uint32_t k = 0; k < arr.Length(); k++) {
-    Napi::Value v = arr.Get(k);
-    bool tagged = false;
-    if (v.IsExternal()) napi_check_object_type_tag(info.Env(), v, &kTensorTag, &tagged);
-    if (!tagged) throw ArgError(argName(i) + "[" + std::to_string(k) + "] must be a Tensor");
-    const at::Tensor& t = v.As<Napi::External<Handle>>().Data()->tensor;
-    if (!t.defined()) throw ArgError(argName(i) + "[" + std::to_string(k) + "]: tensor was disposed");
-    out.push_back(t);
+    out.push_back(tensorAt(info, arr.Get(k), argName(i) + "[" + std::to_string(k) + "]"));
   }
   return out;
 }
@@ -229,7 +274,7 @@ Napi::Value guarded(const Napi::CallbackInfo& info, F&& body) {
 // Uniform families: one line each.
 #define UNARY(name, call) FN(name) { RET_T(call(T(info, 0))); }
 #define BINARY(name, call) FN(name) { RET_T(call(T(info, 0), T(info, 1))); }
-#define BINARY_S(name, call) FN(name) { RET_T(call(T(info, 0), scalar(info, 1))); }
+#define BINARY_S(name, call) FN(name) { RET_T(call(T(info, 0), scalarTensor(info, 1))); }
 #define INPLACE_T(name, method) FN(name) { BODY(T(info, 0).method(T(info, 1)); return info.Env().Undefined()); }
 #define INPLACE_S(name, method) FN(name) { BODY(T(info, 0).method(scalar(info, 1)); return info.Env().Undefined()); }
 
@@ -248,15 +293,20 @@ FN(dtype) { BODY(return Napi::Number::New(info.Env(), dtypeCode(T(info, 0).scala
 FN(device) { BODY(return Napi::String::New(info.Env(), T(info, 0).device().str())); }
 FN(numel) { BODY(return Napi::Number::New(info.Env(), static_cast<double>(T(info, 0).numel()))); }
 FN(isContiguous) { BODY(return Napi::Boolean::New(info.Env(), T(info, 0).is_contiguous())); }
-FN(isDisposed) { BODY(return Napi::Boolean::New(info.Env(), !handleAt(info, 0)->tensor.defined())); }
+FN(isDisposed) { BODY(return Napi::Boolean::New(info.Env(), slotOf(info[0]) == nullptr)); }
+FN(liveTensorCount) { BODY(return Napi::Number::New(info.Env(), static_cast<double>(liveTensors))); }
 FN(isSameStorage) { BODY(return Napi::Boolean::New(info.Env(), T(info, 0).is_alias_of(T(info, 1)))); }
 
+// Frees the slot; a stale id (already disposed) is a no-op, so dispose is idempotent.
 FN(dispose) {
   BODY({
-    Handle* h = handleAt(info, 0);
-    h->tensor = at::Tensor();
-    if (h->reportedBytes != 0) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -h->reportedBytes);
-    h->reportedBytes = 0;
+    Slot* s = slotOf(info[0]);
+    if (s == nullptr) return info.Env().Undefined();
+    s->tensor = at::Tensor();
+    if (s->reportedBytes != 0) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -s->reportedBytes);
+    s->reportedBytes = 0;
+    freeSlots.push_back(static_cast<uint32_t>(s - slots.data()));
+    liveTensors--;
     return info.Env().Undefined();
   });
 }
@@ -456,7 +506,7 @@ BINARY_S(addS, at::add)
 BINARY_S(subS, at::sub)
 BINARY_S(mulS, at::mul)
 BINARY_S(divS, at::div)
-BINARY_S(powS, at::pow)
+FN(powS) { RET_T(at::pow(T(info, 0), scalar(info, 1))); }  // Scalar overload: keeps the fast paths for x², √x
 BINARY_S(remainderS, at::remainder)
 BINARY_S(eqS, at::eq)
 BINARY_S(neS, at::ne)
@@ -589,12 +639,7 @@ c10::List<c10::optional<at::Tensor>> indexList(const Napi::CallbackInfo& info, s
       out.push_back(c10::nullopt);
       continue;
     }
-    bool tagged = false;
-    if (v.IsExternal()) napi_check_object_type_tag(info.Env(), v, &kTensorTag, &tagged);
-    if (!tagged) throw ArgError(argName(i) + "[" + std::to_string(k) + "] must be a Tensor or null");
-    const at::Tensor& t = v.As<Napi::External<Handle>>().Data()->tensor;
-    if (!t.defined()) throw ArgError(argName(i) + "[" + std::to_string(k) + "]: tensor was disposed");
-    out.push_back(t);
+    out.push_back(tensorAt(info, v, argName(i) + "[" + std::to_string(k) + "]"));
   }
   return out;
 }
@@ -683,7 +728,7 @@ FN(runtimeInfo) {
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, name, #name))
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  EXPORT(shape); EXPORT(dtype); EXPORT(device); EXPORT(numel); EXPORT(isContiguous); EXPORT(isDisposed);
+  EXPORT(shape); EXPORT(dtype); EXPORT(device); EXPORT(numel); EXPORT(isContiguous); EXPORT(isDisposed); EXPORT(liveTensorCount);
   EXPORT(isSameStorage); EXPORT(dispose);
   EXPORT(fromBytes); EXPORT(toBytes); EXPORT(bytesView); EXPORT(item);
   EXPORT(empty); EXPORT(zeros); EXPORT(ones); EXPORT(full); EXPORT(arange); EXPORT(eye);

@@ -9,7 +9,7 @@ export { noGrad, enableGrad, isGradEnabled } from './autograd.js';
 export { Generator, manualSeed } from './random.js';
 import { initThreads as initThreadsAtLoad } from "./runtime.js";
 initThreadsAtLoad();
-export { setNumThreads, getNumThreads, cuda, runtimeInfo, describeRuntime, initThreads, type RuntimeInfo } from './runtime.js';
+export { setNumThreads, getNumThreads, cuda, runtimeInfo, describeRuntime, initThreads, liveTensors, type RuntimeInfo } from './runtime.js';
 export { Optimizer, type ParamGroupSpec, type ParamGroup, type OptimizerState } from './optim/optimizer.js';
 export { AdamW, type AdamWOptions } from './optim/adamw.js';
 export { SGD, type SGDOptions } from './optim/sgd.js';

@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** An opaque native tensor handle (a tagged N-API external). */
-export type Handle = { readonly __brand: 'TensorHandle' };
+/** A native tensor id: a slot in the binding's table plus a generation (stale ids throw). */
+export type Handle = number;
 /** An opaque native random-generator handle. */
 export type GeneratorHandle = { readonly __brand: 'GeneratorHandle' };
 

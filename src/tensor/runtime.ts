@@ -72,3 +72,8 @@ export function initThreads(): void {
   const n = env !== undefined ? Number(env) : cpus().length;
   if (Number.isInteger(n) && n >= 1) native.setNumThreads(n);
 }
+
+/** How many native tensor handles are alive (for leak checks). */
+export function liveTensors(): number {
+  return native.liveTensorCount() as number;
+}

@@ -6,6 +6,8 @@
 export interface Disposable {
   dispose(): void;
   readonly disposed: boolean;
+  /** Called when the object outlives every scope: it must arrange its own release (GC backstop). */
+  escape(): void;
 }
 
 const frames: Disposable[][] = [];
@@ -15,11 +17,15 @@ const kept = new WeakSet<Disposable>();
 export function track(t: Disposable): void {
   const top = frames[frames.length - 1];
   if (top !== undefined) top.push(t);
+  else t.escape();
 }
 
 /** Exempts tensors from disposal by the scopes they were created in (e.g. model weights). */
 export function keep<T>(value: T): T {
-  visit(value, (t) => kept.add(t));
+  visit(value, (t) => {
+    if (!kept.has(t)) t.escape();
+    kept.add(t);
+  });
   return value;
 }
 
@@ -53,8 +59,10 @@ export function scope<T>(fn: () => T): T {
   visit(result, (t) => survivors.add(t));
   const parent = frames[frames.length - 1];
   for (const t of frame) {
-    if (survivors.has(t) || kept.has(t)) {
-      if (parent !== undefined && !kept.has(t)) parent.push(t);
+    if (kept.has(t)) continue;
+    if (survivors.has(t)) {
+      if (parent !== undefined) parent.push(t);
+      else t.escape();
     } else {
       t.dispose();
     }

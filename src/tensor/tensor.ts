@@ -24,10 +24,15 @@ function genHandle(g: Generator | undefined): unknown {
   return g === undefined ? undefined : g.handle;
 }
 
+// The GC backstop for tensors that outlive every scope: when such a Tensor object is
+// collected, its native slot is freed.
+const release = new FinalizationRegistry<Handle>((handle) => native.dispose(handle));
+
 export class Tensor implements Disposable {
   readonly handle: Handle;
   #shape: number[] | undefined;
   #dtype: DType | undefined;
+  #registered = false;
 
   constructor(handle: Handle) {
     this.handle = handle;
@@ -74,6 +79,16 @@ export class Tensor implements Disposable {
   /** Drops this handle's reference to the native tensor now (views and grads keep theirs). */
   dispose(): void {
     native.dispose(this.handle);
+    if (this.#registered) {
+      release.unregister(this);
+      this.#registered = false;
+    }
+  }
+  /** Scopes call this when the tensor outlives them all: the GC then frees it if nobody does. */
+  escape(): void {
+    if (this.#registered) return;
+    release.register(this, this.handle, this);
+    this.#registered = true;
   }
   get disposed(): boolean {
     return native.isDisposed(this.handle) as boolean;
