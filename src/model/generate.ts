@@ -1,0 +1,127 @@
+// Batched generation with a preallocated KV cache: prompts are left-padded, decoded together,
+// greedy or sampled (temperature, top-k, top-p) from a seeded generator, stopping per row on
+// an end-of-sequence token, a stop string or the token budget. Hooks stay active throughout.
+
+import * as T from '../tensor/index.js';
+import { KVCache } from './kv-cache.js';
+import type { Hook } from './hooks.js';
+import type { Transformer } from './transformer.js';
+
+export interface GenerateOptions {
+  maxNewTokens: number;
+  /** 0 (default) = greedy */
+  temperature?: number;
+  /** keep only the k most likely tokens (0 = off) */
+  topK?: number;
+  /** keep the smallest set of tokens whose probability reaches p (1 = off) */
+  topP?: number;
+  seed?: number;
+  /** stop a row when it emits one of these (default: the config's eos ids) */
+  stopTokenIds?: number[];
+  /** stop a row when its decoded text contains one of these (needs `decode`); the text is cut before it */
+  stopStrings?: string[];
+  decode?: (ids: number[]) => string;
+  /** the id fed for padding and after a row has stopped (default: first stop id, else 0) */
+  padTokenId?: number;
+  /** record each new token's log-probability under the model (temperature 1, no filtering) */
+  logprobs?: boolean;
+  hooks?: Hook[];
+}
+
+export interface Generation {
+  /** new token ids (the stop token included when it ended the row) */
+  tokens: number[];
+  /** decoded new text, cut at a stop string (only when `decode` was given) */
+  text?: string;
+  logprobs?: number[];
+  finishReason: 'stop_token' | 'stop_string' | 'length';
+}
+
+export function generate(model: Transformer, prompts: number[][], o: GenerateOptions): Generation[] {
+  if (prompts.length === 0) return [];
+  if (prompts.some((p) => p.length === 0)) throw new Error('generate: every prompt needs at least one token');
+  if (!(o.maxNewTokens >= 0)) throw new Error(`generate: maxNewTokens must be >= 0, got ${o.maxNewTokens}`);
+  if (o.stopStrings?.length && o.decode === undefined) throw new Error('generate: stopStrings need a decode function (pass the tokenizer\'s decode)');
+  const b = prompts.length;
+  const longest = Math.max(...prompts.map((p) => p.length));
+  const stopIds = new Set(o.stopTokenIds ?? model.config.eosTokenIds);
+  const pad = o.padTokenId ?? [...stopIds][0] ?? 0;
+  const generator = T.Generator.seeded(o.seed ?? 0);
+  const out: Generation[] = prompts.map(() => ({ tokens: [], finishReason: 'length', ...(o.logprobs ? { logprobs: [] } : {}) }));
+  const done = new Array<boolean>(b).fill(false);
+  const cache = new KVCache(model.config, b, longest + o.maxNewTokens, model.dtype, model.embed.device as T.Device);
+
+  try {
+    T.noGrad(() => {
+      // Prefill: the left-padded prompts.
+      let logits = T.scope(() => {
+        const ids = T.tensor(prompts.flatMap((p) => [...new Array<number>(longest - p.length).fill(pad), ...p]), { dtype: 'i64', shape: [b, longest] });
+        const mask = T.tensor(prompts.flatMap((p) => [...new Array<number>(longest - p.length).fill(0), ...new Array<number>(p.length).fill(1)]), { dtype: 'bool', shape: [b, longest] });
+        return model.forward(ids, { tokenMask: mask, cache, lastOnly: true, hooks: o.hooks ?? [] }).select(1, 0); // [b, vocab]
+      });
+      for (let step = 0; step < o.maxNewTokens; step++) {
+        const [next, lp] = T.scope(() => {
+          const choice = pick(logits, o, generator); // [b]
+          const chosenLp = o.logprobs ? logits.to('f32').logSoftmax(-1).gather(1, choice.unsqueeze(1)).squeeze(1).toArray() : null;
+          return [choice.toArray(), chosenLp] as const;
+        });
+        logits.dispose();
+        for (let r = 0; r < b; r++) {
+          if (done[r]) continue;
+          const g = out[r] as Generation;
+          const tok = next[r] as number;
+          g.tokens.push(tok);
+          if (lp !== null) g.logprobs?.push(lp[r] as number);
+          if (stopIds.has(tok)) {
+            done[r] = true;
+            g.finishReason = 'stop_token';
+          } else if (o.stopStrings?.length && o.decode && o.stopStrings.some((sstr) => (o.decode as (ids: number[]) => string)(g.tokens).includes(sstr))) {
+            done[r] = true;
+            g.finishReason = 'stop_string';
+          }
+        }
+        if (done.every(Boolean) || step === o.maxNewTokens - 1) break;
+        logits = T.scope(() => {
+          const ids = T.tensor(next.map((t, r) => (done[r] ? pad : t)), { dtype: 'i64', shape: [b, 1] });
+          return model.forward(ids, { cache, decoding: true, lastOnly: true, hooks: o.hooks ?? [] }).select(1, 0);
+        });
+      }
+    });
+  } finally {
+    cache.dispose();
+  }
+
+  if (o.decode !== undefined) {
+    for (const g of out) {
+      let text = o.decode(g.finishReason === 'stop_token' ? g.tokens.slice(0, -1) : g.tokens);
+      for (const s of o.stopStrings ?? []) {
+        const at = text.indexOf(s);
+        if (at >= 0) text = text.slice(0, at);
+      }
+      g.text = text;
+    }
+  }
+  return out;
+}
+
+/** Chooses one token per row from logits [b, vocab] → [b] int64. */
+function pick(logits: T.Tensor, o: GenerateOptions, generator: T.Generator): T.Tensor {
+  const temperature = o.temperature ?? 0;
+  if (temperature <= 0) return logits.argmax(-1);
+  let scores = logits.to('f32').div(temperature);
+  const vocab = scores.size(-1);
+  if (o.topK !== undefined && o.topK > 0 && o.topK < vocab) {
+    const [top] = scores.topk(o.topK, -1);
+    const kth = top.narrow(1, o.topK - 1, 1); // [b, 1]
+    scores = scores.maskedFill(scores.lt(kth), -Infinity);
+  }
+  if (o.topP !== undefined && o.topP < 1) {
+    const [sorted, order] = scores.sort(-1, true);
+    const cum = sorted.softmax(-1).cumsum(-1);
+    // Drop a token when the tokens before it already reach p (so the first always stays).
+    const drop = cum.sub(sorted.softmax(-1)).ge(o.topP);
+    const dropInOrder = T.zeros(drop.shape, { dtype: 'bool' }).scatter(1, order, drop);
+    scores = scores.maskedFill(dropInOrder, -Infinity);
+  }
+  return T.multinomial(scores.softmax(-1), 1, false, generator).squeeze(1);
+}

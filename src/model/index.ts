@@ -1,0 +1,10 @@
+// Decoder-only transformers from Hugging Face checkpoints, with hook points and generation.
+
+export { Transformer, type ForwardOptions } from './transformer.js';
+export { Linear, type LinearAdapter } from './linear.js';
+export { KVCache } from './kv-cache.js';
+export { hook, hookNames, matchesPattern, BLOCK_HOOKS, type Hook, type HookFn, type HookContext } from './hooks.js';
+export { runWithCache, lastTokenIndex, type CacheOptions, type RunWithCache, type PositionSelector } from './activation-cache.js';
+export { steer, patchFrom, ablateDirection, type SteerPositions } from './ready-hooks.js';
+export { generate, type GenerateOptions, type Generation } from './generate.js';
+export { loadModel, saveModel, type LoadedModel, type LoadOptions } from './load.js';

@@ -1,0 +1,56 @@
+// A preallocated key/value cache for incremental decoding: one [b, kvh, capacity, hd] buffer
+// per layer for keys and for values, written in place (under noGrad) as positions arrive.
+
+import * as T from '../tensor/index.js';
+import type { ModelConfig } from '../io/hf-config.js';
+
+export class KVCache {
+  readonly keys: T.Tensor[] = [];
+  readonly values: T.Tensor[] = [];
+  /** [b, capacity] bool: which cached positions are real tokens (false at padding) */
+  readonly tokenMask: T.Tensor;
+  /** positions filled so far */
+  length = 0;
+  /** whether any cached position is padding (then attention needs an explicit mask) */
+  hasPadding = false;
+
+  constructor(config: ModelConfig, readonly batch: number, readonly capacity: number, dtype: T.DType, device: T.Device = 'cpu') {
+    const shape = [batch, config.nKvHeads, capacity, config.headDim];
+    for (let l = 0; l < config.nLayers; l++) {
+      this.keys.push(T.keep(T.zeros(shape, { dtype, device })));
+      this.values.push(T.keep(T.zeros(shape, { dtype, device })));
+    }
+    this.tokenMask = T.keep(T.zeros([batch, capacity], { dtype: 'bool', device }));
+  }
+
+  /** Checks there is room for `n` more positions. */
+  reserve(n: number): void {
+    if (this.length + n > this.capacity) {
+      throw new Error(`KV cache full: ${this.length} + ${n} positions exceed its capacity ${this.capacity}; allocate a larger cache`);
+    }
+  }
+
+  /** Writes this call's k, v [b, kvh, s, hd] for a layer; returns all cached k, v so far [b, kvh, length + s, hd]. */
+  append(layer: number, k: T.Tensor, v: T.Tensor): [T.Tensor, T.Tensor] {
+    const s = k.size(2);
+    const K = this.keys[layer] as T.Tensor;
+    const V = this.values[layer] as T.Tensor;
+    T.noGrad(() => {
+      K.narrow(2, this.length, s).copy_(k);
+      V.narrow(2, this.length, s).copy_(v);
+    });
+    return [K.narrow(2, 0, this.length + s), V.narrow(2, 0, this.length + s)];
+  }
+
+  /** Records the token mask of `s` new positions and advances the length (after all layers ran). */
+  advance(tokenMask: T.Tensor): void {
+    const s = tokenMask.size(1);
+    T.noGrad(() => this.tokenMask.narrow(1, this.length, s).copy_(tokenMask));
+    if (!this.hasPadding && !tokenMask.all().item()) this.hasPadding = true;
+    this.length += s;
+  }
+
+  dispose(): void {
+    for (const t of [...this.keys, ...this.values, this.tokenMask]) t.dispose();
+  }
+}

@@ -1,0 +1,329 @@
+// One decoder-only transformer for the Llama, Qwen2 and GPT-2 families. Their differences —
+// norm type, MLP type, biases, positions (RoPE or learned), tied embeddings — are fields of
+// ModelConfig, not separate classes. Parameters keep their Hugging Face names, so loading and
+// saving is a rename-free copy (GPT-2's Conv1D weights are stored transposed on disk).
+
+import * as T from '../tensor/index.js';
+import { ropeInverseFrequencies, type ModelConfig } from '../io/hf-config.js';
+import { Linear } from './linear.js';
+import { HookSet, hookNames, type Hook, type HookContext } from './hooks.js';
+import type { KVCache } from './kv-cache.js';
+
+interface Norm {
+  weight: T.Tensor;
+  bias: T.Tensor | undefined;
+}
+
+interface Block {
+  ln1: Norm;
+  ln2: Norm;
+  /** llama/qwen2: q, k, v, o; gpt2: qkv (fused c_attn), o (c_proj) */
+  q?: Linear;
+  k?: Linear;
+  v?: Linear;
+  qkv?: Linear;
+  o: Linear;
+  /** llama/qwen2: gate, up, down; gpt2: up (c_fc), down (c_proj) */
+  gate?: Linear;
+  up: Linear;
+  down: Linear;
+}
+
+export interface ForwardOptions {
+  /** [b, s] bool or 0/1: real tokens (true) vs padding (false). Default: all real. */
+  tokenMask?: T.Tensor;
+  /** [b, s] int: positions; default from tokenMask (count of real tokens before, as HF does for left padding) */
+  positions?: T.Tensor;
+  /** [b, s] bool: response positions (hooks use it to steer or read only the response) */
+  responseMask?: T.Tensor;
+  /** continue from (and append to) this cache */
+  cache?: KVCache;
+  /** this call continues a generation (every position is a response token) */
+  decoding?: boolean;
+  hooks?: Hook[];
+  /** compute logits only at the last position ([b, 1, vocab]) */
+  lastOnly?: boolean;
+  /** skip the unembedding entirely (returns the final normalized residual [b, s, d]) */
+  skipLogits?: boolean;
+}
+
+/** HF names of GPT-2 weights stored as Conv1D [in, out] on disk. */
+export const GPT2_CONV1D = /^transformer\.h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/;
+
+export class Transformer {
+  readonly config: ModelConfig;
+  readonly dtype: T.DType;
+  /** every parameter by its Hugging Face name (GPT-2 Conv1D weights held as [out, in]) */
+  readonly params = new Map<string, T.Tensor>();
+  readonly blocks: Block[] = [];
+  readonly embed: T.Tensor;
+  readonly wpe: T.Tensor | undefined;
+  readonly lnFinal: Norm;
+  readonly lmHead: Linear;
+  readonly hookPointNames: string[];
+  readonly #persistentHooks: Hook[] = [];
+  #ropeTable: { cos: T.Tensor; sin: T.Tensor; length: number } | undefined;
+  readonly #invFreq: T.Tensor | undefined;
+
+  /** Builds the model from a map of HF-named tensors (which it keeps). */
+  constructor(config: ModelConfig, weights: Map<string, T.Tensor>) {
+    this.config = config;
+    const take = (name: string, shape: number[]): T.Tensor => {
+      const t = weights.get(name);
+      if (t === undefined) throw new Error(`checkpoint is missing ${name} (shape [${shape}]) for a ${config.family} model with ${config.nLayers} layers`);
+      const got = t.shape.join(',');
+      if (got !== shape.join(',')) throw new Error(`checkpoint: ${name} has shape [${got}], config.json implies [${shape}]`);
+      this.params.set(name, T.keep(t));
+      return t;
+    };
+    const { dModel: d, nHeads: h, nKvHeads: kvh, headDim: hd, dMlp, vocabSize: V } = config;
+    const gpt2 = config.family === 'gpt2';
+    const p = gpt2 ? 'transformer.' : 'model.';
+    const norm = (name: string): Norm => ({
+      weight: take(`${name}.weight`, [d]),
+      bias: config.normType === 'layernorm' ? take(`${name}.bias`, [d]) : undefined,
+    });
+    const linear = (path: string, out: number, inp: number, bias: boolean) =>
+      new Linear(path, take(`${path}.weight`, [out, inp]), bias ? take(`${path}.bias`, [out]) : undefined);
+
+    this.embed = take(gpt2 ? `${p}wte.weight` : `${p}embed_tokens.weight`, [V, d]);
+    this.dtype = this.embed.dtype;
+    this.wpe = gpt2 ? take(`${p}wpe.weight`, [config.maxPositions, d]) : undefined;
+    for (let l = 0; l < config.nLayers; l++) {
+      if (gpt2) {
+        const b = `${p}h.${l}`;
+        this.blocks.push({
+          ln1: norm(`${b}.ln_1`), ln2: norm(`${b}.ln_2`),
+          qkv: linear(`${b}.attn.c_attn`, 3 * d, d, true), o: linear(`${b}.attn.c_proj`, d, d, true),
+          up: linear(`${b}.mlp.c_fc`, dMlp, d, true), down: linear(`${b}.mlp.c_proj`, d, dMlp, true),
+        });
+      } else {
+        const b = `${p}layers.${l}`;
+        this.blocks.push({
+          ln1: norm(`${b}.input_layernorm`), ln2: norm(`${b}.post_attention_layernorm`),
+          q: linear(`${b}.self_attn.q_proj`, h * hd, d, config.attnBias),
+          k: linear(`${b}.self_attn.k_proj`, kvh * hd, d, config.attnBias),
+          v: linear(`${b}.self_attn.v_proj`, kvh * hd, d, config.attnBias),
+          o: linear(`${b}.self_attn.o_proj`, d, h * hd, config.attnOutBias),
+          gate: linear(`${b}.mlp.gate_proj`, dMlp, d, config.mlpBias),
+          up: linear(`${b}.mlp.up_proj`, dMlp, d, config.mlpBias),
+          down: linear(`${b}.mlp.down_proj`, d, dMlp, config.mlpBias),
+        });
+      }
+    }
+    this.lnFinal = norm(gpt2 ? `${p}ln_f` : `${p}norm`);
+    this.lmHead = config.tiedEmbeddings ? new Linear('lm_head', this.embed) : linear('lm_head', V, d, false);
+    this.hookPointNames = hookNames(config.nLayers);
+    if (config.positional.kind === 'rope') {
+      this.#invFreq = T.keep(T.tensor(ropeInverseFrequencies(config), { dtype: 'f32' }));
+    }
+  }
+
+  /** Every Linear layer by module path (what LoRA targets). */
+  linears(): Linear[] {
+    const out: Linear[] = [];
+    for (const b of this.blocks) {
+      for (const m of [b.q, b.k, b.v, b.qkv, b.o, b.gate, b.up, b.down]) if (m !== undefined) out.push(m);
+    }
+    if (!this.config.tiedEmbeddings) out.push(this.lmHead);
+    return out;
+  }
+
+  get parameterCount(): number {
+    let n = 0;
+    for (const t of this.params.values()) n += t.numel;
+    return n;
+  }
+
+  /** Hooks that stay active for every call until removed (prefer withHooks, which is scoped). */
+  addHooks(hooks: Hook[]): () => void {
+    new HookSet(hooks, this.hookPointNames); // validates the patterns now
+    this.#persistentHooks.push(...hooks);
+    return () => {
+      for (const h of hooks) {
+        const i = this.#persistentHooks.indexOf(h);
+        if (i >= 0) this.#persistentHooks.splice(i, 1);
+      }
+    };
+  }
+
+  /** Runs fn with hooks active for every forward inside (generation included); removes them after, even on throw. */
+  withHooks<R>(hooks: Hook[], fn: () => R): R {
+    const remove = this.addHooks(hooks);
+    try {
+      const r = fn();
+      if (r instanceof Promise) return r.finally(remove) as R;
+      remove();
+      return r;
+    } catch (e) {
+      remove();
+      throw e;
+    }
+  }
+
+  /**
+   * ids [b, s] int → logits [b, s, vocab] (or [b, 1, vocab] with lastOnly, or the final
+   * normalized residual [b, s, d] with skipLogits).
+   */
+  forward(ids: T.Tensor, o: ForwardOptions = {}): T.Tensor {
+    const c = this.config;
+    const [b, s] = ids.shape as [number, number];
+    const cache = o.cache;
+    const offset = cache?.length ?? 0;
+    if (cache !== undefined) cache.reserve(s);
+    const hooks = new HookSet([...this.#persistentHooks, ...(o.hooks ?? [])], this.hookPointNames);
+    const tokenMask = o.tokenMask === undefined ? T.ones([b, s], { dtype: 'bool' }) : o.tokenMask.dtype === 'bool' ? o.tokenMask : o.tokenMask.ne(0);
+    const ctx: Omit<HookContext, 'name' | 'layer'> = { offset, tokenMask, responseMask: o.responseMask, decoding: o.decoding ?? false };
+    const positions = o.positions ?? this.#positions(tokenMask, cache);
+
+    let x = T.embedding(this.embed, ids); // [b, s, d]
+    if (this.wpe !== undefined) x = x.add(T.embedding(this.wpe, positions));
+    x = hooks.run('hook_embed', x, ctx, null);
+
+    const rope = this.#invFreq === undefined ? undefined : this.#rope(positions);
+    // Additive attention mask [b, 1, s, total], or none when causal alone suffices.
+    const padded = (o.tokenMask !== undefined && !tokenMask.all().item()) || (cache?.hasPadding ?? false);
+    const mask = padded || (offset > 0 && s > 1) ? this.#attentionMask(tokenMask, cache) : undefined;
+
+    for (let l = 0; l < c.nLayers; l++) {
+      const blk = this.blocks[l] as Block;
+      const name = (h: string) => `blocks.${l}.${h}`;
+      const resid = hooks.run(name('hook_resid_pre'), x, ctx, l);
+      let attnOut = this.#attention(blk, this.#norm(resid, blk.ln1), l, rope, mask, cache, hooks, ctx);
+      attnOut = hooks.run(name('hook_attn_out'), attnOut, ctx, l);
+      const mid = hooks.run(name('hook_resid_mid'), resid.add(attnOut), ctx, l);
+      let mlpOut = this.#mlp(blk, this.#norm(mid, blk.ln2), l, hooks, ctx);
+      mlpOut = hooks.run(name('hook_mlp_out'), mlpOut, ctx, l);
+      x = hooks.run(name('hook_resid_post'), mid.add(mlpOut), ctx, l);
+    }
+    if (cache !== undefined) cache.advance(tokenMask);
+
+    if (o.lastOnly) x = x.narrow(1, s - 1, 1);
+    x = hooks.run('ln_final.hook_normalized', this.#norm(x, this.lnFinal), ctx, null);
+    if (o.skipLogits) return x;
+    return this.lmHead.forward(x);
+  }
+
+  // Positions as HF computes them: the count of real tokens before each position (so left
+  // padding does not shift positions), continuing from the cache.
+  #positions(tokenMask: T.Tensor, cache: KVCache | undefined): T.Tensor {
+    let pos = tokenMask.to('i64').cumsum(1).sub(1); // [b, s]
+    if (cache !== undefined && cache.length > 0) {
+      pos = pos.add(cache.tokenMask.narrow(1, 0, cache.length).to('i64').sum(1, true));
+    }
+    return pos.clamp(0);
+  }
+
+  #attentionMask(tokenMask: T.Tensor, cache: KVCache | undefined): T.Tensor {
+    const [b, s] = tokenMask.shape as [number, number];
+    const past = cache?.length ?? 0;
+    const total = past + s;
+    const keys = past > 0 ? T.cat([(cache as KVCache).tokenMask.narrow(1, 0, past), tokenMask], 1) : tokenMask; // [b, total]
+    const causal = T.ones([s, total], { dtype: 'bool' }).tril(past); // key j visible from query i iff j <= past + i
+    let keep = causal.unsqueeze(0).logicalAnd(keys.unsqueeze(1)); // [b, s, total]
+    // A padding query would see no key at all (softmax of nothing = NaN): let it see itself.
+    const eye = T.eye(s, s, { dtype: 'bool' });
+    const diag = past > 0 ? T.cat([T.zeros([s, past], { dtype: 'bool' }), eye], 1) : eye;
+    keep = keep.logicalOr(diag.unsqueeze(0).logicalAnd(tokenMask.logicalNot().unsqueeze(2)));
+    const neg = this.dtype === 'f32' || this.dtype === 'f64' ? -3.4028234663852886e38 : -3.3895313892515355e38;
+    return T.zeros([b, 1, s, total], { dtype: this.dtype }).maskedFill(keep.logicalNot().unsqueeze(1), neg);
+  }
+
+  // cos, sin [b, 1, s, hd] for these positions, from a table grown as needed.
+  #rope(positions: T.Tensor): { cos: T.Tensor; sin: T.Tensor } {
+    const need = positions.max().item() + 1;
+    if (this.#ropeTable === undefined || this.#ropeTable.length < need) {
+      const length = Math.max(need, 2 * (this.#ropeTable?.length ?? 256));
+      this.#ropeTable?.cos.dispose();
+      this.#ropeTable?.sin.dispose();
+      const angles = T.arange(length, undefined, 1, { dtype: 'f32' }).unsqueeze(1).mul((this.#invFreq as T.Tensor).unsqueeze(0)); // [len, hd/2]
+      const emb = T.cat([angles, angles], 1); // [len, hd]
+      this.#ropeTable = { cos: T.keep(emb.cos().to(this.dtype)), sin: T.keep(emb.sin().to(this.dtype)), length };
+    }
+    const [b, s] = positions.shape as [number, number];
+    const flat = positions.reshape(-1);
+    const cos = this.#ropeTable.cos.indexSelect(0, flat).view(b, 1, s, -1);
+    const sin = this.#ropeTable.sin.indexSelect(0, flat).view(b, 1, s, -1);
+    return { cos, sin };
+  }
+
+  #norm(x: T.Tensor, n: Norm): T.Tensor {
+    const c = this.config;
+    if (c.normType === 'layernorm') return T.layerNorm(x, [c.dModel], n.weight, n.bias, c.normEps);
+    // RMSNorm as HF computes it: in f32, then back to the input dtype before the weight.
+    const x32 = x.dtype === 'f32' ? x : x.to('f32');
+    const normed = x32.mul(x32.square().mean(-1, true).add(c.normEps).rsqrt());
+    return n.weight.mul(x.dtype === 'f32' ? normed : normed.to(x.dtype));
+  }
+
+  #attention(
+    blk: Block, x: T.Tensor, l: number, rope: { cos: T.Tensor; sin: T.Tensor } | undefined,
+    mask: T.Tensor | undefined, cache: KVCache | undefined, hooks: HookSet, ctx: Omit<HookContext, 'name' | 'layer'>,
+  ): T.Tensor {
+    const { nHeads: h, nKvHeads: kvh, headDim: hd } = this.config;
+    const [b, s] = x.shape as [number, number];
+    let q: T.Tensor, k: T.Tensor, v: T.Tensor;
+    if (blk.qkv !== undefined) {
+      [q, k, v] = blk.qkv.forward(x).split(h * hd, 2) as [T.Tensor, T.Tensor, T.Tensor];
+    } else {
+      [q, k, v] = [(blk.q as Linear).forward(x), (blk.k as Linear).forward(x), (blk.v as Linear).forward(x)];
+    }
+    q = q.view(b, s, h, hd).transpose(1, 2); // [b, h, s, hd]
+    k = k.view(b, s, kvh, hd).transpose(1, 2); // [b, kvh, s, hd]
+    v = v.view(b, s, kvh, hd).transpose(1, 2);
+    if (rope !== undefined) {
+      q = applyRope(q, rope.cos, rope.sin);
+      k = applyRope(k, rope.cos, rope.sin);
+    }
+    const name = (p: string) => `blocks.${l}.attn.${p}`;
+    q = hooks.run(name('hook_q'), q, ctx, l);
+    k = hooks.run(name('hook_k'), k, ctx, l);
+    v = hooks.run(name('hook_v'), v, ctx, l);
+    if (cache !== undefined) [k, v] = cache.append(l, k, v); // [b, kvh, total, hd]
+    if (kvh !== h) {
+      const rep = h / kvh;
+      const total = k.size(2);
+      k = k.unsqueeze(2).expand(b, kvh, rep, total, hd).reshape(b, h, total, hd);
+      v = v.unsqueeze(2).expand(b, kvh, rep, total, hd).reshape(b, h, total, hd);
+    }
+    let out: T.Tensor;
+    const patternName = name('hook_pattern');
+    if (hooks.has(patternName)) {
+      let scores = q.matmul(k.mT).mul(1 / Math.sqrt(hd)); // [b, h, s, total]
+      scores = mask !== undefined ? scores.add(mask) : scores.add(causalMask(s, k.size(2), this.dtype));
+      const pattern = hooks.run(patternName, scores.softmax(-1), ctx, l);
+      out = pattern.matmul(v);
+    } else if (mask !== undefined) {
+      out = T.scaledDotProductAttention(q, k, v, { mask });
+    } else {
+      // No padding: plain causal attention (a single decode step sees every cached key).
+      out = T.scaledDotProductAttention(q, k, v, { causal: s > 1 && (cache?.length ?? 0) === 0 });
+    }
+    return blk.o.forward(out.transpose(1, 2).reshape(b, s, h * hd));
+  }
+
+  #mlp(blk: Block, x: T.Tensor, l: number, hooks: HookSet, ctx: Omit<HookContext, 'name' | 'layer'>): T.Tensor {
+    let hidden: T.Tensor;
+    if (blk.gate !== undefined) {
+      hidden = blk.gate.forward(x).silu().mul(blk.up.forward(x)); // [b, s, d_mlp]
+    } else {
+      const a = blk.up.forward(x);
+      hidden = this.config.activation === 'gelu' ? a.gelu('none') : a.gelu('tanh');
+    }
+    hidden = hooks.run(`blocks.${l}.mlp.hook_post`, hidden, ctx, l);
+    return blk.down.forward(hidden);
+  }
+}
+
+/** x [b, h, s, hd] rotated as HF does: x·cos + rotate_half(x)·sin, rotate_half(x) = [−x₂, x₁]. */
+function applyRope(x: T.Tensor, cos: T.Tensor, sin: T.Tensor): T.Tensor {
+  const half = x.size(-1) / 2;
+  const [x1, x2] = x.split(half, -1) as [T.Tensor, T.Tensor];
+  return x.mul(cos).add(T.cat([x2.neg(), x1], -1).mul(sin));
+}
+
+/** Additive causal mask [s, total] for queries at the end of `total` keys. */
+function causalMask(s: number, total: number, dtype: T.DType): T.Tensor {
+  const keep = T.ones([s, total], { dtype: 'bool' }).tril(total - s);
+  return T.zeros([s, total], { dtype }).maskedFill(keep.logicalNot(), -Infinity);
+}
