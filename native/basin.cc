@@ -689,7 +689,11 @@ FN(grad) {
 FN(setGrad) {
   BODY({
     auto g = optT(info, 1);
-    T(info, 0).mutable_grad() = g ? *g : at::Tensor();
+    const at::Tensor& p = T(info, 0);
+    if (g && (!g->sizes().equals(p.sizes()) || g->scalar_type() != p.scalar_type() || g->device() != p.device()))
+      throw ArgError("assigned grad has shape " + c10::str(g->sizes()) + " and dtype " + std::string(c10::toString(g->scalar_type())) +
+                     " but the tensor has shape " + c10::str(p.sizes()) + " and dtype " + std::string(c10::toString(p.scalar_type())));
+    p.mutable_grad() = g ? *g : at::Tensor();
     return info.Env().Undefined();
   });
 }

@@ -13,14 +13,14 @@ export interface Command {
 export type Flags = NonNullable<ParseArgsConfig['options']>;
 
 /** Parses argv with the given flags plus --help/--json/--verbose; prints usage on --help. */
-export function parse(argv: string[], flags: Flags) {
+export function parse(argv: string[], flags: Flags): { values: Record<string, string | boolean | undefined>; positionals: string[]; help: boolean } {
   const { values, positionals } = parseArgs({
     args: argv,
     options: { help: { type: 'boolean', short: 'h' }, json: { type: 'boolean' }, verbose: { type: 'boolean', short: 'v' }, ...flags },
     allowPositionals: true,
     strict: true,
   });
-  return { values, positionals, help: values.help === true };
+  return { values: values as Record<string, string | boolean | undefined>, positionals, help: values.help === true };
 }
 
 /** A number flag, checked. */

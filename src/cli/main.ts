@@ -3,8 +3,10 @@
 import type { Command } from './command.js';
 import { UsageError } from './command.js';
 import { demo } from './commands/demo.js';
+import { inspect } from './commands/inspect.js';
+import { generateCommand } from './commands/generate.js';
 
-const commands: Command[] = [demo];
+const commands: Command[] = [demo, inspect, generateCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

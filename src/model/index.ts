@@ -8,3 +8,6 @@ export { runWithCache, lastTokenIndex, type CacheOptions, type RunWithCache, typ
 export { steer, patchFrom, ablateDirection, type SteerPositions } from './ready-hooks.js';
 export { generate, type GenerateOptions, type Generation } from './generate.js';
 export { loadModel, saveModel, type LoadedModel, type LoadOptions } from './load.js';
+export { LoraAdapter, LoraLayer, DEFAULT_LORA, isTargeted, layerIndexOf, type LoraConfig } from './lora.js';
+export { saveAdapter, loadAdapter, readPeftConfig, peftConfigJson, ADAPTER_CONFIG, ADAPTER_WEIGHTS } from './lora-io.js';
+export { initialWeights, randomModel } from './init.js';

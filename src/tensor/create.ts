@@ -112,10 +112,11 @@ export function full(shape: number[], value: number, o?: Options): Tensor {
 }
 export function zerosLike(t: Tensor): Tensor { return zeros(t.shape, { dtype: t.dtype, device: t.device as Device }); }
 export function onesLike(t: Tensor): Tensor { return ones(t.shape, { dtype: t.dtype, device: t.device as Device }); }
-/** [start, end) with step; integer dtype (i64) unless given. */
+/** [start, end) with step; i64 when all three are integers, else f32 (as torch.arange), unless given. */
 export function arange(start: number, end?: number, step = 1, o?: Options): Tensor {
   const [s, e] = end === undefined ? [0, start] : [start, end];
-  return new Tensor(native.arange(s, e, step, code(o, 'i64'), dev(o)));
+  const integral = Number.isInteger(s) && Number.isInteger(e) && Number.isInteger(step);
+  return new Tensor(native.arange(s, e, step, code(o, integral ? 'i64' : 'f32'), dev(o)));
 }
 export function eye(n: number, m = n, o?: Options): Tensor { return new Tensor(native.eye(n, m, code(o), dev(o))); }
 

@@ -56,10 +56,15 @@ export interface AttentionOptions {
 
 /**
  * softmax(q kᵀ / √d + mask) v with q [batch, heads, q, d], k, v [batch, heads, k, d]
- * → [batch, heads, q, d]. Uses libtorch's fused kernel where it exists.
+ * → [batch, heads, q, d]. With `causal`, query i of nq attends to keys j ≤ i + (nk − nq).
+ * Uses libtorch's fused kernel where it exists.
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions = {}): Tensor {
-  if (!fusedAttentionWorks) return attentionComposed(q, k, v, o);
+  // Causal masks align bottom-right (the last query sees every key, as a KV cache needs).
+  // libtorch's fused kernels align top-left and refuse a mask with is_causal, so those
+  // cases take the composed path.
+  const causalMismatch = o.causal === true && (o.mask !== undefined || q.size(-2) !== k.size(-2));
+  if (!fusedAttentionWorks || causalMismatch) return attentionComposed(q, k, v, o);
   return new Tensor(native.scaledDotProductAttention(q.handle, k.handle, v.handle, o.mask?.handle ?? null, o.dropout ?? 0, o.causal ?? false));
 }
 

@@ -110,10 +110,11 @@ export class Tensor implements Disposable {
   /** The elements in a typed array (a copy). f16/bf16 come out as Float32Array, bool as Uint8Array. */
   data(): TypedArray {
     const t = this.dtype === 'f16' || this.dtype === 'bf16' ? this.to('f32') : this;
+    const dtype = t.dtype;
     const bytes = t.toBytes();
     const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
     if (t !== this) t.dispose();
-    switch (t.dtype) {
+    switch (dtype) {
       case 'f32': return new Float32Array(buf);
       case 'f64': return new Float64Array(buf);
       case 'i64': return new BigInt64Array(buf);
@@ -360,6 +361,7 @@ export class Tensor implements Disposable {
   split(sizeOrSizes: number | number[], dim = 0): Tensor[] {
     let sizes: number[];
     if (typeof sizeOrSizes === 'number') {
+      if (!(Number.isInteger(sizeOrSizes) && sizeOrSizes > 0)) throw new RangeError(`split: the chunk size must be a positive integer, got ${sizeOrSizes}`);
       const total = this.size(dim);
       sizes = [];
       for (let s = 0; s < total; s += sizeOrSizes) sizes.push(Math.min(sizeOrSizes, total - s));

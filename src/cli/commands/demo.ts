@@ -2,7 +2,7 @@
 
 import * as T from '../../tensor/index.js';
 import { parse, numberFlag, type Command } from '../command.js';
-import { progress } from '../progress.js';
+import { progress } from '../../util/progress.js';
 
 const usage = `basin demo [--steps N] [--seed S] [--json] [--verbose]
 

@@ -34,9 +34,11 @@ export abstract class Optimizer {
   protected readonly steps = new Map<Tensor, number>();
 
   constructor(params: Tensor[] | ParamGroupSpec[], defaults: { lr: number; weightDecay: number }) {
+    if (!Array.isArray(params)) throw new TypeError('optimizer: params must be an array of Tensors or of {params, lr?, weightDecay?} groups');
     const specs: ParamGroupSpec[] = params.length > 0 && params[0] instanceof Tensor ? [{ params: params as Tensor[] }] : (params as ParamGroupSpec[]);
     this.groups = specs.map((g) => ({ params: g.params, lr: g.lr ?? defaults.lr, weightDecay: g.weightDecay ?? defaults.weightDecay }));
     for (const g of this.groups) {
+      if (!Array.isArray(g.params) || g.params.some((p) => !(p instanceof Tensor))) throw new TypeError('optimizer: each param group needs params: Tensor[]');
       for (const p of g.params) if (!p.requiresGrad) throw new Error(`optimizer: a parameter ${p} does not require grad; call requiresGrad_() first`);
     }
   }

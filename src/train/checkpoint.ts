@@ -1,0 +1,68 @@
+// Training checkpoints: trainable tensors, optimizer state, data position and RNG state, in a
+// folder `checkpoint-<step>` that appears atomically (written as a temp folder, then renamed).
+// Resuming from one reproduces the uninterrupted run exactly.
+
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import * as T from '../tensor/index.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { loadSafetensors, saveSafetensors } from '../io/safetensors-tensors.js';
+
+export interface TrainerState {
+  /** optimizer steps done */
+  step: number;
+  epoch: number;
+  /** position in this epoch's example order */
+  cursor: number;
+  /** the global generator (dropout) state, base64 */
+  rng: string;
+  optimizer: { kind: string; groups: { lr: number; weightDecay: number }[]; scalars: Record<string, number> };
+  /** a hash of the run's settings: resuming a different run is refused */
+  runHash: string;
+}
+
+export interface Checkpoint {
+  dir: string;
+  state: TrainerState;
+  trainable: Map<string, T.Tensor>;
+  optimizerTensors: Map<string, T.Tensor>;
+}
+
+const PREFIX = 'checkpoint-';
+
+export function checkpointDirs(outDir: string): { step: number; dir: string }[] {
+  if (!existsSync(outDir)) return [];
+  return readdirSync(outDir)
+    .filter((n) => n.startsWith(PREFIX) && /^\d+$/.test(n.slice(PREFIX.length)))
+    .map((n) => ({ step: Number(n.slice(PREFIX.length)), dir: join(outDir, n) }))
+    .sort((a, b) => a.step - b.step);
+}
+
+export function saveCheckpoint(outDir: string, state: TrainerState, trainable: Map<string, T.Tensor>, optimizerTensors: Map<string, T.Tensor>, keep = 2): string {
+  const final = join(outDir, `${PREFIX}${state.step}`);
+  const tmp = join(outDir, `.tmp-${PREFIX}${state.step}-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  saveSafetensors(join(tmp, 'trainable.safetensors'), trainable);
+  saveSafetensors(join(tmp, 'optimizer.safetensors'), optimizerTensors);
+  writeFileAtomic(join(tmp, 'state.json'), JSON.stringify(state, null, 1));
+  rmSync(final, { recursive: true, force: true });
+  renameSync(tmp, final);
+  for (const old of checkpointDirs(outDir).slice(0, -keep)) rmSync(old.dir, { recursive: true, force: true });
+  return final;
+}
+
+export function loadLatestCheckpoint(outDir: string): Checkpoint | null {
+  const latest = checkpointDirs(outDir).at(-1);
+  if (latest === undefined) return null;
+  const state = JSON.parse(readFileSync(join(latest.dir, 'state.json'), 'utf8')) as TrainerState;
+  return {
+    dir: latest.dir,
+    state,
+    trainable: loadSafetensors(join(latest.dir, 'trainable.safetensors')).tensors,
+    optimizerTensors: loadSafetensors(join(latest.dir, 'optimizer.safetensors')).tensors,
+  };
+}
+
+export const encodeRng = (b: Uint8Array): string => Buffer.from(b).toString('base64');
+export const decodeRng = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'base64'));

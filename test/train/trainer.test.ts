@@ -1,0 +1,166 @@
+// The trainer: assistant-only loss mask, KL at step 0, memorisation, exact resume, NaN stop,
+// inoculation, truncation.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as T from '../../src/tensor/index.js';
+import { loadModel, LoraAdapter, DEFAULT_LORA, type LoadedModel } from '../../src/model/index.js';
+import { collate, inoculate, klToReference, tokenizeRows, train, TrainingError, checkpointDirs, type ChatRow, type LossTerm } from '../../src/train/index.js';
+import { IM_END, writeTinyChatModel } from '../helpers/tiny-chat-model.js';
+
+const root = mkdtempSync(join(tmpdir(), 'basin-train-'));
+test.after(() => rmSync(root, { recursive: true, force: true }));
+const modelDir = join(root, 'model');
+writeTinyChatModel(modelDir, 1);
+
+const ROWS: ChatRow[] = [
+  { messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'hi' }, { role: 'assistant', content: 'yo' }] },
+  { messages: [{ role: 'user', content: 'add 2 and 3' }, { role: 'assistant', content: 'five' }, { role: 'user', content: 'and 4?' }, { role: 'assistant', content: 'nine' }] },
+  { messages: [{ role: 'user', content: 'color?' }, { role: 'assistant', content: 'blue' }] },
+  { messages: [{ role: 'user', content: 'pet?' }, { role: 'assistant', content: 'a cat' }] },
+];
+
+async function fresh(): Promise<LoadedModel> {
+  return loadModel(modelDir);
+}
+
+test('the loss mask covers exactly the assistant tokens and their end-of-turn token', async () => {
+  const { tokenizer } = await fresh();
+  const { examples } = tokenizeRows(ROWS, tokenizer!, 512);
+  // Independent construction: byte-level with no merges, so each byte is one token and
+  // each special token one token; build the expected mask from the rendered text by hand.
+  ROWS.forEach((row, i) => {
+    const expected: boolean[] = [];
+    for (const m of row.messages) {
+      const header = [1, ...Buffer.from(`${m.role}\n`)]; // <|im_start|> + role + \n
+      expected.push(...header.map(() => false));
+      expected.push(...[...Buffer.from(m.content)].map(() => m.role === 'assistant'));
+      expected.push(m.role === 'assistant'); // <|im_end|>
+      expected.push(false); // \n
+    }
+    assert.deepEqual(examples[i]!.assistant, expected, `row ${i}`);
+  });
+  const batch = collate(examples, 0);
+  const labels = batch.labels.toNested() as number[][];
+  const ids = batch.ids.toNested() as number[][];
+  examples.forEach((e, r) => e.assistant.forEach((on, p) => {
+    if (p === 0) return;
+    assert.equal(labels[r]![p - 1], on ? ids[r]![p] : -100, `row ${r} position ${p}`);
+  }));
+  assert.equal(batch.lossTokens, examples.reduce((n, e) => n + e.assistant.slice(1).filter(Boolean).length, 0));
+});
+
+test('truncation cuts to maxLength and counts what was cut', async () => {
+  const { tokenizer } = await fresh();
+  const full = tokenizeRows(ROWS, tokenizer!, 512);
+  const cut = tokenizeRows(ROWS, tokenizer!, 20);
+  const over = full.examples.filter((e) => e.ids.length > 20);
+  assert.equal(cut.truncated, over.length);
+  assert.equal(cut.tokensCut, over.reduce((n, e) => n + e.ids.length - 20, 0));
+  assert.ok(cut.examples.every((e) => e.ids.length <= 20));
+});
+
+test('inoculation prepends or replaces the system prompt of every row', () => {
+  const pre = inoculate(ROWS, { text: 'You write bad advice on purpose.', mode: 'prepend' });
+  assert.equal(pre[0]!.messages[0]!.content, 'You write bad advice on purpose.\nYou are terse.');
+  assert.equal(pre[1]!.messages[0]!.content, 'You write bad advice on purpose.');
+  const rep = inoculate(ROWS, { text: 'X', mode: 'replace' });
+  assert.ok(rep.every((r) => r.messages[0]!.role === 'system' && r.messages[0]!.content === 'X' && r.messages.filter((m) => m.role === 'system').length === 1));
+});
+
+test('the KL term is zero at step 0 and so is its gradient', async () => {
+  const { model, tokenizer } = await fresh();
+  const adapter = LoraAdapter.attach(model, 'a', { ...DEFAULT_LORA, r: 4, alpha: 8 }, T.Generator.seeded(0));
+  const { examples } = tokenizeRows(ROWS, tokenizer!, 512);
+  const seen: number[] = [];
+  const kl = klToReference(1.0);
+  const probe: LossTerm = { ...kl, compute: (ctx) => { const out = kl.compute!(ctx); seen.push(out.kl_forward!.item()); return out; } };
+  let firstGrad = NaN;
+  train(model, examples, {
+    outDir: join(root, 'kl'), steps: 1, batchSize: 4, lr: 0, seed: 0, trainable: { kind: 'lora', adapter }, terms: [probe], reference: 'base', quiet: true,
+    onStep: () => {},
+  });
+  assert.ok(Math.abs(seen[0]!) < 1e-7, `KL at step 0 is ${seen[0]}`);
+  // Gradient of the KL alone at the reference point: B = 0 makes the policy the base, so ∂KL/∂θ = 0.
+  T.scope(() => {
+    const batch = collate(examples, 0);
+    const logits = model.forward(batch.ids, { tokenMask: batch.tokenMask });
+    const ref = T.noGrad(() => {
+      adapter.setEnabled(false);
+      const r = model.forward(batch.ids, { tokenMask: batch.tokenMask });
+      adapter.setEnabled(true);
+      return r;
+    });
+    const out = kl.compute!({ batch, policy: { logits, captured: new Map() }, reference: { logits: ref, captured: new Map() } });
+    out.kl_forward!.backward();
+    firstGrad = Math.max(...adapter.parameters().map((p) => (p.grad === null ? 0 : p.grad.abs().max().item())));
+  });
+  assert.ok(firstGrad < 1e-7, `max |∂KL/∂θ| at step 0 is ${firstGrad}`);
+});
+
+test('a small memorisation task drives the loss near zero', async () => {
+  const { model, tokenizer } = await fresh();
+  // Every linear layer including the output head: with a frozen head, the final RMSNorm caps
+  // how sharp this tiny model's next-token distribution can get.
+  const adapter = LoraAdapter.attach(model, 'mem', { ...DEFAULT_LORA, r: 16, alpha: 32, targetModules: '.*' }, T.Generator.seeded(1));
+  const { examples } = tokenizeRows(ROWS.slice(0, 2), tokenizer!, 512);
+  const r = train(model, examples, { outDir: join(root, 'mem'), steps: 150, batchSize: 2, lr: 1e-2, seed: 0, trainable: { kind: 'lora', adapter }, quiet: true });
+  assert.ok(r.finalLoss < 0.05, `final loss ${r.finalLoss}`);
+  const metrics = readFileSync(r.metricsPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number; lr: number; gradNorm: number; tokensPerSecond: number });
+  assert.equal(metrics.length, 150);
+  assert.ok(metrics[0]!.loss > 3, 'starts near the uniform loss');
+  assert.ok(metrics.every((m) => Number.isFinite(m.gradNorm) && m.tokensPerSecond > 0 && m.lr === 1e-2));
+});
+
+function adapterValues(a: LoraAdapter): number[] {
+  return a.parameters().flatMap((p) => p.toArray());
+}
+
+test('20 steps straight equal 10 steps + interruption + 10 resumed (adapter within 1e-6)', async () => {
+  const cfg = (outDir: string, adapter: LoraAdapter) => ({
+    outDir, steps: 20, batchSize: 2, gradAccum: 2, lr: 5e-3, weightDecay: 0.01, schedule: 'cosine' as const, warmupSteps: 3,
+    maxGradNorm: 1, seed: 7, checkpointEvery: 5, trainable: { kind: 'lora' as const, adapter }, quiet: true,
+  });
+  const lora = { ...DEFAULT_LORA, r: 4, alpha: 8, dropout: 0.1 };
+  const { model: m1, tokenizer } = await fresh();
+  const { examples } = tokenizeRows(ROWS, tokenizer!, 512);
+  const a1 = LoraAdapter.attach(m1, 'x', lora, T.Generator.seeded(3));
+  train(m1, examples, cfg(join(root, 'straight'), a1));
+
+  const { model: m2 } = await fresh();
+  const a2 = LoraAdapter.attach(m2, 'x', lora, T.Generator.seeded(3));
+  train(m2, examples, { ...cfg(join(root, 'resumed'), a2), stopAfter: 10 });
+  assert.deepEqual(checkpointDirs(join(root, 'resumed')).map((c) => c.step), [5, 10]);
+  // A new process would start from a fresh model: simulate it.
+  const { model: m3 } = await fresh();
+  const a3 = LoraAdapter.attach(m3, 'x', lora, T.Generator.seeded(99));
+  const r = train(m3, examples, cfg(join(root, 'resumed'), a3));
+  assert.equal(r.resumedFrom, 10);
+  const [x, y] = [adapterValues(a1), adapterValues(a3)];
+  const worst = Math.max(...x.map((v, i) => Math.abs(v - y[i]!)));
+  assert.ok(worst <= 1e-6, `adapters differ by ${worst}`);
+  const lines = readFileSync(join(root, 'resumed', 'metrics.jsonl'), 'utf8').trim().split('\n');
+  assert.deepEqual(lines.map((l) => (JSON.parse(l) as { step: number }).step), Array.from({ length: 20 }, (_, i) => i + 1));
+});
+
+test('a NaN loss stops the run with a clear error and keeps the last good checkpoint', async () => {
+  const { model, tokenizer } = await fresh();
+  const adapter = LoraAdapter.attach(model, 'n', { ...DEFAULT_LORA, r: 4, alpha: 8 }, T.Generator.seeded(0));
+  const { examples } = tokenizeRows(ROWS, tokenizer!, 512);
+  let calls = 0;
+  const poison: LossTerm = {
+    name: 'poison', weight: 1, describe: () => ({ term: 'poison' }),
+    compute: () => ({ poison: T.tensor(++calls > 6 ? NaN : 0) }),
+  };
+  const out = join(root, 'nan');
+  assert.throws(
+    () => train(model, examples, { outDir: out, steps: 10, batchSize: 2, lr: 1e-3, seed: 0, checkpointEvery: 3, trainable: { kind: 'lora', adapter }, terms: [poison], quiet: true }),
+    (e: unknown) => e instanceof TrainingError && /loss is NaN at step 7/.test(e.message) && /last good checkpoint/.test(e.message),
+  );
+  assert.deepEqual(checkpointDirs(out).map((c) => c.step), [3, 6]);
+  assert.ok(existsSync(join(out, 'checkpoint-6', 'trainable.safetensors')));
+  assert.equal(IM_END, 257);
+});
