@@ -5,8 +5,9 @@ import { UsageError } from './command.js';
 import { demo } from './commands/demo.js';
 import { inspect } from './commands/inspect.js';
 import { generateCommand } from './commands/generate.js';
+import { world } from './commands/world.js';
 
-const commands: Command[] = [demo, inspect, generateCommand];
+const commands: Command[] = [world, inspect, generateCommand, demo];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -11,3 +11,4 @@ export { loadModel, saveModel, type LoadedModel, type LoadOptions } from './load
 export { LoraAdapter, LoraLayer, DEFAULT_LORA, isTargeted, layerIndexOf, type LoraConfig } from './lora.js';
 export { saveAdapter, loadAdapter, readPeftConfig, peftConfigJson, ADAPTER_CONFIG, ADAPTER_WEIGHTS } from './lora-io.js';
 export { initialWeights, randomModel } from './init.js';
+export { renderPrompt, type ChatPrompt } from './chat-prompt.js';
