@@ -10,6 +10,7 @@
 
 #include <napi.h>
 #include <ATen/ATen.h>
+#include <ATen/core/LegacyTypeDispatch.h>
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
 #include <torch/version.h>
@@ -271,10 +272,24 @@ Napi::Value guarded(const Napi::CallbackInfo& info, F&& body) {
 #define BODY(expr) return guarded(info, [&]() -> Napi::Value { expr; })
 #define RET_T(expr) BODY(return wrap(info.Env(), (expr)))
 
+// Out-of-place elementwise ops whose inputs need no gradient skip the autograd dispatch
+// layer (which would only decide to record nothing): a third of a small op's cost. Only
+// out-of-place ops use this; in-place ops and views always take the full path, so version
+// counters and view tracking stay exact.
+struct SkipAutogradIfConstant {
+  c10::optional<at::AutoDispatchBelowAutograd> guard;
+  explicit SkipAutogradIfConstant(const at::Tensor& a, const at::Tensor* b = nullptr) {
+    if (!at::GradMode::is_enabled() || !(a.requires_grad() || (b != nullptr && b->requires_grad()))) guard.emplace();
+  }
+};
+
 // Uniform families: one line each.
-#define UNARY(name, call) FN(name) { RET_T(call(T(info, 0))); }
-#define BINARY(name, call) FN(name) { RET_T(call(T(info, 0), T(info, 1))); }
-#define BINARY_S(name, call) FN(name) { RET_T(call(T(info, 0), scalarTensor(info, 1))); }
+#define UNARY(name, call) \
+  FN(name) { BODY(const at::Tensor& a = T(info, 0); SkipAutogradIfConstant g(a); return wrap(info.Env(), call(a))); }
+#define BINARY(name, call) \
+  FN(name) { BODY(const at::Tensor& a = T(info, 0); const at::Tensor& b = T(info, 1); SkipAutogradIfConstant g(a, &b); return wrap(info.Env(), call(a, b))); }
+#define BINARY_S(name, call) \
+  FN(name) { BODY(const at::Tensor& a = T(info, 0); const at::Tensor& s = scalarTensor(info, 1); SkipAutogradIfConstant g(a); return wrap(info.Env(), call(a, s))); }
 #define INPLACE_T(name, method) FN(name) { BODY(T(info, 0).method(T(info, 1)); return info.Env().Undefined()); }
 #define INPLACE_S(name, method) FN(name) { BODY(T(info, 0).method(scalar(info, 1)); return info.Env().Undefined()); }
 
@@ -448,9 +463,9 @@ FN(manualSeed) { BODY(at::manual_seed(static_cast<uint64_t>(int64(info, 0))); re
 
 FN(toDtype) { RET_T(T(info, 0).to(dtypeArg(info, 1))); }
 FN(toDevice) { RET_T(T(info, 0).to(deviceArg(info, 1))); }
-UNARY(contiguous, [](const at::Tensor& a) { return a.contiguous(); })
-UNARY(clone, at::clone)
-UNARY(detach, [](const at::Tensor& a) { return a.detach(); })
+FN(contiguous) { RET_T(T(info, 0).contiguous()); }
+FN(clone) { RET_T(at::clone(T(info, 0))); }
+FN(detach) { RET_T(T(info, 0).detach()); }
 INPLACE_T(copy_, copy_)
 INPLACE_S(fill_, fill_)
 FN(zero_) { BODY(T(info, 0).zero_(); return info.Env().Undefined()); }
@@ -484,7 +499,10 @@ UNARY(isfinite, at::isfinite)
 FN(gelu) { RET_T(at::gelu(T(info, 0), str(info, 1))); }
 FN(softplus) { RET_T(at::softplus(T(info, 0), scalar(info, 1), scalar(info, 2))); }
 
-FN(add) { RET_T(at::add(T(info, 0), T(info, 1), scalar(info, 2))); }  // a + alpha·b
+FN(add) {  // a + alpha·b
+  BODY(const at::Tensor& a = T(info, 0); const at::Tensor& b = T(info, 1); at::Scalar alpha = scalar(info, 2);
+       SkipAutogradIfConstant g(a, &b); return wrap(info.Env(), at::add(a, b, alpha)));
+}
 BINARY(sub, at::sub)
 BINARY(mul, at::mul)
 BINARY(div, at::div)
