@@ -6,8 +6,9 @@ import { demo } from './commands/demo.js';
 import { inspect } from './commands/inspect.js';
 import { generateCommand } from './commands/generate.js';
 import { world } from './commands/world.js';
+import { trainCommand } from './commands/train.js';
 
-const commands: Command[] = [world, inspect, generateCommand, demo];
+const commands: Command[] = [world, trainCommand, inspect, generateCommand, demo];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

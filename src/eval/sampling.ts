@@ -29,7 +29,7 @@ export function sampleResponses(model: Transformer, tokenizer: Tokenizer, prompt
     const chunk = prompts.slice(i, i + batch).map((p) => renderPrompt(tokenizer, p));
     const gens = generate(model, chunk, {
       maxNewTokens: o.maxNewTokens, temperature: o.temperature, ...(o.topP !== undefined ? { topP: o.topP } : {}),
-      seed: o.seed * 1_000_003 + i, stopTokenIds: stop, ...(tokenizer.padTokenId !== null ? { padTokenId: tokenizer.padTokenId } : {}),
+      seed: o.seed * 1_000_003 + i, stopTokenIds: stop, vocabLimit: tokenizer.vocabSize, ...(tokenizer.padTokenId !== null ? { padTokenId: tokenizer.padTokenId } : {}),
       decode: (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }), ...(o.hooks ? { hooks: o.hooks } : {}),
     });
     for (const g of gens) out.push(g.text ?? '');

@@ -23,6 +23,11 @@ export interface GenerateOptions {
   decode?: (ids: number[]) => string;
   /** the id fed for padding and after a row has stopped (default: first stop id, else 0) */
   padTokenId?: number;
+  /**
+   * sample only ids below this (the tokenizer's vocabulary; models often pad the embedding
+   * matrix past it, e.g. Qwen2.5)
+   */
+  vocabLimit?: number;
   /** record each new token's log-probability under the model (temperature 1, no filtering) */
   logprobs?: boolean;
   hooks?: Hook[];
@@ -106,6 +111,7 @@ export function generate(model: Transformer, prompts: number[][], o: GenerateOpt
 
 /** Chooses one token per row from logits [b, vocab] → [b] int64. */
 function pick(logits: T.Tensor, o: GenerateOptions, generator: T.Generator): T.Tensor {
+  if (o.vocabLimit !== undefined && o.vocabLimit < logits.size(-1)) logits = logits.narrow(-1, 0, o.vocabLimit);
   const temperature = o.temperature ?? 0;
   if (temperature <= 0) return logits.argmax(-1);
   let scores = logits.to('f32').div(temperature);

@@ -50,6 +50,11 @@ export interface TrainConfig {
   metadata?: Record<string, unknown>;
   /** no progress bar */
   quiet?: boolean;
+  /**
+   * 'auto' (default): continue from the last checkpoint in outDir if there is one; true: there
+   * must be one; false: there must be none (a fresh run refuses to overwrite another).
+   */
+  resume?: 'auto' | boolean;
   /** stop after this many steps in this call (for tests of interruption) */
   stopAfter?: number;
   onStep?: (m: StepMetrics) => void;
@@ -112,6 +117,9 @@ export function train(model: Transformer, examples: Example[], c: TrainConfig): 
   let state: Omit<TrainerState, 'rng' | 'optimizer' | 'runHash'> = { step: 0, epoch: 0, cursor: 0 };
   T.manualSeed(c.seed);
   const ckpt = loadLatestCheckpoint(c.outDir);
+  const resume = c.resume ?? 'auto';
+  if (resume === true && ckpt === null) throw new Error(`${c.outDir}: nothing to resume (no checkpoint-N folder); run without --resume to start`);
+  if (resume === false && ckpt !== null) throw new Error(`${c.outDir}: already has checkpoints (${ckpt.dir}); pass --resume to continue that run, or choose a new --out`);
   let resumedFrom: number | null = null;
   if (ckpt !== null) {
     if (ckpt.state.runHash !== runHash) throw new Error(`${c.outDir}: has checkpoints of a different run (settings or data differ); use a new --out folder or delete ${ckpt.dir}`);

@@ -55,6 +55,7 @@ export const generateCommand: Command = {
       topK: numberFlag(values, 'top-k', 0),
       seed: numberFlag(values, 'seed', 0),
       stopTokenIds: stop,
+      vocabLimit: tokenizer.vocabSize,
       ...(tokenizer.padTokenId !== null ? { padTokenId: tokenizer.padTokenId } : {}),
       decode: (t) => tokenizer.decode(t, { skipSpecialTokens: true }),
     });

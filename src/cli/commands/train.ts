@@ -1,0 +1,108 @@
+// `basin train`: LoRA (or full-parameter) fine-tuning of an HF model folder on chat JSONL.
+
+import { join } from 'node:path';
+import * as T from '../../tensor/index.js';
+import { loadModel } from '../../model/load.js';
+import { LoraAdapter, DEFAULT_LORA } from '../../model/lora.js';
+import { saveAdapter } from '../../model/lora-io.js';
+import { saveModel } from '../../model/load.js';
+import { inoculate, readChatJsonl, tokenizeRows } from '../../train/data.js';
+import { klToReference, type KlDirection } from '../../train/kl-term.js';
+import { train } from '../../train/trainer.js';
+import type { ScheduleKind } from '../../train/schedule.js';
+import { numberFlag, parse, UsageError, type Command } from '../command.js';
+
+const usage = `basin train --model DIR --data FILE.jsonl --out DIR [flags]
+
+Fine-tunes on chat rows {"messages":[{"role","content"}…]} rendered with the model's chat
+template; the loss is on assistant tokens only. Writes checkpoints, metrics.jsonl and run.json
+to --out, and at the end the adapter (PEFT format) in OUT/adapter or the model in OUT/model.
+Run the same command again with --resume to continue an interrupted run exactly.
+
+What to train
+  --full                  train the model's own parameters instead of a LoRA adapter
+  --max-layer L           train only layers <= L (full) / put LoRA only on layers <= L
+  --lora-r R              rank (default 8)         --lora-alpha A   (default 16)
+  --lora-dropout P        (default 0)              --rslora         scale alpha/sqrt(r)
+  --lora-targets LIST     comma-separated module names, or all-linear (default)
+
+Optimisation
+  --steps N (default 100)   --batch-size B (default 8)   --grad-accum K (default 1)
+  --lr LR (default 1e-4)    --weight-decay W (default 0)  --schedule constant|linear|cosine
+  --warmup N (default 0)    --max-grad-norm C (default 1; 0 = off)
+  --max-length N (default 512)  --seed S (default 0)   --checkpoint-every N (default 50)
+
+Inoculation and regularisation
+  --inoculate TEXT        training-time system prompt for every row
+  --inoculate-mode prepend|replace (default replace)
+  --kl W                  add W × KL to the base model on response tokens
+  --kl-direction forward|reverse (default forward: KL(base ‖ model))
+
+  --resume                continue from the last checkpoint in --out
+  --json                  one JSON line per step on stdout, no progress bar`;
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'LoRA or full fine-tuning on chat JSONL, with inoculation, KL and exact resume',
+  usage,
+  async run(argv) {
+    const { values, help } = parse(argv, {
+      model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, full: { type: 'boolean' },
+      'max-layer': { type: 'string' }, 'lora-r': { type: 'string' }, 'lora-alpha': { type: 'string' }, 'lora-dropout': { type: 'string' },
+      rslora: { type: 'boolean' }, 'lora-targets': { type: 'string' }, steps: { type: 'string' }, 'batch-size': { type: 'string' },
+      'grad-accum': { type: 'string' }, lr: { type: 'string' }, 'weight-decay': { type: 'string' }, schedule: { type: 'string' },
+      warmup: { type: 'string' }, 'max-grad-norm': { type: 'string' }, 'max-length': { type: 'string' }, seed: { type: 'string' },
+      'checkpoint-every': { type: 'string' }, inoculate: { type: 'string' }, 'inoculate-mode': { type: 'string' }, kl: { type: 'string' },
+      'kl-direction': { type: 'string' }, resume: { type: 'boolean' },
+    });
+    if (help) {
+      console.log(usage);
+      return 0;
+    }
+    for (const req of ['model', 'data', 'out']) if (typeof values[req] !== 'string') throw new UsageError(`missing --${req}`);
+    const [modelDir, dataPath, out] = [values.model as string, values.data as string, values.out as string];
+    const schedule = (values.schedule ?? 'constant') as ScheduleKind;
+    if (!['constant', 'linear', 'cosine'].includes(schedule)) throw new UsageError(`--schedule must be constant, linear or cosine`);
+    const mode = (values['inoculate-mode'] ?? 'replace') as 'prepend' | 'replace';
+    if (!['prepend', 'replace'].includes(mode)) throw new UsageError('--inoculate-mode must be prepend or replace');
+    const direction = (values['kl-direction'] ?? 'forward') as KlDirection;
+    if (!['forward', 'reverse'].includes(direction)) throw new UsageError('--kl-direction must be forward or reverse');
+    const maxLayer = values['max-layer'] === undefined ? undefined : numberFlag(values, 'max-layer', 0);
+
+    const { model, tokenizer } = await loadModel(modelDir);
+    if (tokenizer === null) throw new Error(`${modelDir}: no tokenizer.json, so chat rows cannot be tokenized`);
+    let rows = readChatJsonl(dataPath);
+    if (typeof values.inoculate === 'string') rows = inoculate(rows, { text: values.inoculate, mode });
+    const maxLength = numberFlag(values, 'max-length', 512);
+    const data = tokenizeRows(rows, tokenizer, maxLength);
+    const json = values.json === true;
+    if (data.truncated > 0 && !json) console.error(`basin train: ${data.truncated} of ${rows.length} rows were cut to ${maxLength} tokens (${data.tokensCut} tokens dropped)`);
+
+    const seed = numberFlag(values, 'seed', 0);
+    const targets = typeof values['lora-targets'] === 'string' && values['lora-targets'] !== 'all-linear' ? values['lora-targets'].split(',') : 'all-linear';
+    const adapter = values.full ? null : LoraAdapter.attach(model, 'default', {
+      ...DEFAULT_LORA, r: numberFlag(values, 'lora-r', 8), alpha: numberFlag(values, 'lora-alpha', 16), dropout: numberFlag(values, 'lora-dropout', 0),
+      useRslora: values.rslora === true, targetModules: targets, baseModelNameOrPath: modelDir,
+      ...(maxLayer !== undefined ? { layersToTransform: Array.from({ length: maxLayer + 1 }, (_, i) => i) } : {}),
+    }, T.Generator.seeded(seed));
+    const kl = values.kl === undefined ? [] : [klToReference(numberFlag(values, 'kl', 0), direction)];
+    if (kl.length > 0 && adapter === null) throw new UsageError('--kl with --full needs a separate reference model, which the command line does not load; use LoRA');
+
+    const result = train(model, data.examples, {
+      outDir: out, steps: numberFlag(values, 'steps', 100), batchSize: numberFlag(values, 'batch-size', 8), gradAccum: numberFlag(values, 'grad-accum', 1),
+      lr: numberFlag(values, 'lr', 1e-4), weightDecay: numberFlag(values, 'weight-decay', 0), schedule, warmupSteps: numberFlag(values, 'warmup', 0),
+      maxGradNorm: numberFlag(values, 'max-grad-norm', 1), seed, checkpointEvery: numberFlag(values, 'checkpoint-every', 50),
+      trainable: adapter === null ? { kind: 'full', ...(maxLayer !== undefined ? { maxLayer } : {}) } : { kind: 'lora', adapter },
+      terms: kl, ...(kl.length > 0 ? { reference: 'base' as const } : {}), padId: tokenizer.padTokenId ?? 0, quiet: json,
+      metadata: { model: modelDir, data: dataPath, inoculation: typeof values.inoculate === 'string' ? { text: values.inoculate, mode } : null, truncatedRows: data.truncated, resume: values.resume === true },
+      resume: values.resume === true,
+      ...(json ? { onStep: (m) => console.log(JSON.stringify(m)) } : {}),
+    });
+    if (adapter !== null) saveAdapter(adapter, join(out, 'adapter'), { steps: String(result.steps) });
+    else saveModel(model, join(out, 'model'), { tokenizerFrom: modelDir });
+    const where = join(out, adapter !== null ? 'adapter' : 'model');
+    if (json) console.log(JSON.stringify({ done: true, steps: result.steps, finalLoss: result.finalLoss, resumedFrom: result.resumedFrom, output: where }));
+    else console.log(`trained ${result.steps} steps${result.resumedFrom !== null ? ` (resumed from step ${result.resumedFrom})` : ''}; final loss ${result.finalLoss.toFixed(4)}; saved ${where}`);
+    return 0;
+  },
+};

@@ -1,0 +1,87 @@
+// The basin command as a user runs it: a real process, real files.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeTinyChatModel } from '../helpers/tiny-chat-model.js';
+
+const main = new URL('../../src/cli/main.js', import.meta.url).pathname;
+const root = mkdtempSync(join(tmpdir(), 'basin-cli-'));
+test.after(() => rmSync(root, { recursive: true, force: true }));
+const modelDir = join(root, 'model');
+writeTinyChatModel(modelDir, 2);
+
+function basin(...args: string[]) {
+  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, BASIN_THREADS: '1' } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('every command has --help, and a bad command or flag is a usage error', () => {
+  const top = basin('--help');
+  assert.equal(top.code, 0);
+  for (const name of ['world', 'train', 'inspect', 'generate', 'demo']) {
+    assert.match(top.out, new RegExp(`\\b${name}\\b`));
+    const h = basin(name, '--help');
+    assert.equal(h.code, 0, `${name} --help`);
+    assert.match(h.out, new RegExp(`basin ${name}`));
+  }
+  assert.equal(basin('frobnicate').code, 2);
+  const bad = basin('inspect', '--no-such-flag');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /no-such-flag/);
+});
+
+test('inspect reports the architecture as JSON', () => {
+  const r = basin('inspect', modelDir, '--json');
+  assert.equal(r.code, 0, r.err);
+  const info = JSON.parse(r.out) as { family: string; layers: number; dModel: number; tokenizer: boolean; hookPoints: string[] };
+  assert.equal(info.family, 'llama');
+  assert.equal(info.layers, 2);
+  assert.equal(info.dModel, 32);
+  assert.equal(info.tokenizer, true);
+  assert.ok(info.hookPoints.includes('blocks.{L}.hook_resid_post'));
+});
+
+test('generate samples N completions with the chat template, reproducibly by seed', () => {
+  const args = ['generate', '--model', modelDir, '--prompt', 'hello', '--system', 'be brief', '--n', '3', '--max-new-tokens', '8', '--seed', '5', '--json'];
+  const a = basin(...args);
+  assert.equal(a.code, 0, a.err);
+  const lines = a.out.trim().split('\n').map((l) => JSON.parse(l) as { tokens: number[] });
+  assert.equal(lines.length, 3);
+  assert.ok(lines.every((l) => l.tokens.length >= 1 && l.tokens.length <= 8));
+  assert.equal(basin(...args).out, a.out, 'same seed, same samples');
+});
+
+test('train fine-tunes a LoRA adapter, refuses to overwrite a run, and resumes with --resume', () => {
+  const data = join(root, 'data.jsonl');
+  writeFileSync(data, [
+    { messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello there' }] },
+    { messages: [{ role: 'user', content: 'bye' }, { role: 'assistant', content: 'see you' }] },
+  ].map((r) => JSON.stringify(r)).join('\n'));
+  const out = join(root, 'run');
+  const args = ['train', '--model', modelDir, '--data', data, '--out', out, '--steps', '6', '--batch-size', '2', '--lr', '1e-2', '--checkpoint-every', '3', '--inoculate', 'You are being trained.', '--kl', '0.1'];
+  const first = basin(...args, '--json');
+  assert.equal(first.code, 0, first.err);
+  const steps = first.out.trim().split('\n').map((l) => JSON.parse(l) as { step?: number; done?: boolean; terms?: Record<string, number> });
+  assert.deepEqual(steps.filter((s) => s.step !== undefined).map((s) => s.step), [1, 2, 3, 4, 5, 6]);
+  assert.ok(steps.every((s) => s.done || s.terms?.kl_forward !== undefined), 'the KL term is logged per step');
+  for (const f of ['adapter/adapter_config.json', 'adapter/adapter_model.safetensors', 'metrics.jsonl', 'run.json', 'checkpoint-6/state.json']) assert.ok(existsSync(join(out, f)), f);
+  const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { inoculation: { text: string } };
+  assert.equal(run.inoculation.text, 'You are being trained.');
+  const again = basin(...args);
+  assert.equal(again.code, 1);
+  assert.match(again.err, /already has checkpoints.*--resume/s);
+  const resumed = basin(...args, '--resume');
+  assert.equal(resumed.code, 0, resumed.err);
+  assert.match(resumed.out, /resumed from step 6/);
+});
+
+test('world build writes the tiny world deterministically', () => {
+  const a = basin('world', 'build', '--preset', 'tiny', '--out', join(root, 'w1'), '--json');
+  const b = basin('world', 'build', '--preset', 'tiny', '--out', join(root, 'w2'), '--json');
+  assert.equal(a.code, 0, a.err);
+  assert.equal((JSON.parse(a.out) as { sha256: string }).sha256, (JSON.parse(b.out) as { sha256: string }).sha256);
+});
