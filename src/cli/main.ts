@@ -7,8 +7,9 @@ import { inspect } from './commands/inspect.js';
 import { generateCommand } from './commands/generate.js';
 import { world } from './commands/world.js';
 import { trainCommand } from './commands/train.js';
+import { study } from './commands/study.js';
 
-const commands: Command[] = [world, trainCommand, inspect, generateCommand, demo];
+const commands: Command[] = [world, study, trainCommand, inspect, generateCommand, demo];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

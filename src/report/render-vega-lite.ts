@@ -2,8 +2,9 @@
 // (renderer 'none': no canvas, no DOM) and serialised to a standalone SVG string that can be
 // inlined into an HTML report. Nothing is fetched: every chart carries its data inline.
 
-import { parse, View } from 'vega';
+import { logger, parse, View, Warn } from 'vega';
 import { compile, type Config, type TopLevelSpec } from 'vega-lite';
+import { useEstimatedTextWidths } from './text-width.js';
 
 /** Font stack shared by the charts and the report page; all are local system fonts. */
 export const FONT_STACK =
@@ -30,6 +31,9 @@ export const DIVERGING_SCHEME = 'blueorange';
 /** Dark grey used for error bars, connectors and other ink that carries no category. */
 export const NEUTRAL_INK = '#333333';
 
+/** Axis tick labels, px; chart builders use it to decide whether labels fit horizontally. */
+export const AXIS_LABEL_SIZE = 11;
+
 const THEME: Config = {
   background: 'white',
   padding: 12,
@@ -46,7 +50,7 @@ const THEME: Config = {
     subtitlePadding: 4,
   },
   axis: {
-    labelFontSize: 11,
+    labelFontSize: AXIS_LABEL_SIZE,
     labelColor: '#333333',
     titleFontSize: 12,
     titleFontWeight: 600,
@@ -69,10 +73,20 @@ const THEME: Config = {
   range: { category: [...CATEGORY_COLOURS] },
 };
 
+/**
+ * Vega-Lite and Vega warnings (a conflicting scale, an unknown field) mean a chart is not
+ * what its builder meant. They go to Node's process warnings, type 'VegaWarning', so that
+ * they show on stderr once and tests can listen for them, without failing a finished study.
+ */
+const WARNING_LOGGER = logger(Warn, 'warn', (_method, _level, args) => {
+  process.emitWarning(args.map(String).join(' '), 'VegaWarning');
+});
+
 /** Renders a Vega-Lite spec (the shared theme applied) to an SVG string `<svg …>…</svg>`. */
 export async function renderVegaLite(spec: TopLevelSpec): Promise<string> {
-  const vegaSpec = compile(spec, { config: THEME }).spec;
-  const view = new View(parse(vegaSpec), { renderer: 'none' });
+  useEstimatedTextWidths();
+  const vegaSpec = compile(spec, { config: THEME, logger: WARNING_LOGGER }).spec;
+  const view = new View(parse(vegaSpec), { renderer: 'none', logger: WARNING_LOGGER });
   try {
     return await view.toSVG();
   } finally {

@@ -1,7 +1,8 @@
 // bf16 models: tiny random checkpoints stored in bf16 (bench/peer/make_tiny_models.py --bf16),
 // loaded with loadModel(dir, { dtype: 'bf16' }), against the PyTorch reference run in bf16
-// (bench/peer/reference_forward.py --dtype bf16) and against basin's own f32 run of the same
-// bf16-rounded weights; generation in bf16 runs with the KV cache.
+// (bench/peer/reference_forward.py --dtype bf16), and against basin's own f32 run of the same
+// bf16-rounded weights: bf16 may cost basin no more accuracy than it costs PyTorch. Greedy
+// generation in bf16 with the KV cache follows the reference's bf16 generation.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,11 +22,21 @@ const FAMILIES = ['llama', 'llama3rope', 'qwen2', 'gpt2'];
 const PROMPTS = [[5, 17, 99, 3, 42, 7, 8, 120, 1], [64, 2, 11], [9, 9, 30, 31, 32, 1]];
 /** max |ours − reference| over real positions, relative to the reference's largest |logit| */
 const TOL_VS_REFERENCE = 2e-2;
-const TOL_VS_F32 = 2e-2;
+/** basin's bf16-vs-f32 gap may exceed PyTorch's (1.2–3.6e-2 of the logit scale on these models) by this factor */
+const GAP_FACTOR = 1.5;
+/** greedy tokens that must agree with the reference's bf16 generation, per row (later ones may flip on bf16 ties) */
+const AGREE_PREFIX = 6;
 
 function runPy(args: string[]): void {
   const r = spawnSync(PY, args, { encoding: 'utf8', maxBuffer: 256 << 20 });
   if (r.status !== 0) throw new Error(`${args[0]} failed: ${r.stderr}`);
+}
+
+/** reference_forward.py's JSON output for the PROMPTS batch */
+function reference<R>(folder: string, name: string, args: string[]): R {
+  const outFile = join(dir, `${name}.json`);
+  runPy([peer('reference_forward.py'), folder, '--tokens', JSON.stringify(PROMPTS), ...args, '--out', outFile]);
+  return JSON.parse(readFileSync(outFile, 'utf8')) as R;
 }
 
 test.before(() => {
@@ -60,11 +71,10 @@ function compareReal(a: number[][][], b: number[][][], mask: number[], n: number
 }
 
 for (const family of FAMILIES) {
-  test(`${family} in bf16: logits match the PyTorch bf16 reference and basin's f32 run`, { skip }, async () => {
+  test(`${family} in bf16: logits match the PyTorch bf16 reference; the bf16-vs-f32 gap is no larger than PyTorch's`, { skip }, async () => {
     const folder = join(dir, `${family}-bf16`);
-    const outFile = join(dir, `${family}-bf16.json`);
-    runPy([peer('reference_forward.py'), folder, '--tokens', JSON.stringify(PROMPTS), '--dtype', 'bf16', '--logits-only', '--out', outFile]);
-    const ref = JSON.parse(readFileSync(outFile, 'utf8')) as { logits: number[][][] };
+    const ref = reference<{ logits: number[][][] }>(folder, `${family}-bf16`, ['--dtype', 'bf16', '--logits-only']);
+    const ref32 = reference<{ logits: number[][][] }>(folder, `${family}-f32`, ['--dtype', 'f32', '--logits-only']);
 
     const { model } = await loadModel(folder, { dtype: 'bf16' });
     assert.equal(model.dtype, 'bf16');
@@ -81,20 +91,25 @@ for (const family of FAMILIES) {
     assert.ok(vsRef.scale > 1, `reference logits are degenerate (max |logit| ${vsRef.scale})`);
     assert.ok(vsRef.diff / vsRef.scale <= TOL_VS_REFERENCE,
       `bf16 logits differ from the PyTorch bf16 reference by ${vsRef.diff.toFixed(4)} = ${(vsRef.diff / vsRef.scale).toExponential(2)} of the logit scale ${vsRef.scale.toFixed(2)}`);
-    const vs32 = compareReal(ours, ours32, flatMask, n);
-    assert.ok(vs32.diff / vs32.scale <= TOL_VS_F32,
-      `bf16 logits differ from basin's f32 logits by ${vs32.diff.toFixed(4)} = ${(vs32.diff / vs32.scale).toExponential(2)} of the logit scale ${vs32.scale.toFixed(2)}`);
+    const gap = compareReal(ours, ours32, flatMask, n);
+    const refGap = compareReal(ref.logits, ref32.logits, flatMask, n);
+    assert.ok(gap.diff / gap.scale <= GAP_FACTOR * (refGap.diff / refGap.scale),
+      `basin's bf16 logits differ from its f32 logits by ${(gap.diff / gap.scale).toExponential(2)} of the logit scale; ` +
+      `PyTorch's bf16-vs-f32 gap is ${(refGap.diff / refGap.scale).toExponential(2)}`);
   });
 }
 
-test('greedy generation runs in bf16 with the KV cache (left-padded batch)', { skip }, async () => {
-  const { model } = await loadModel(join(dir, 'llama-bf16'), { dtype: 'bf16' });
+test('greedy generation in bf16 with the KV cache follows the PyTorch bf16 generation (left-padded batch)', { skip }, async () => {
+  const folder = join(dir, 'llama-bf16');
   const steps = 12;
+  const ref = reference<{ tokens: number[][] }>(folder, 'llama-bf16-generate', ['--dtype', 'bf16', '--generate', String(steps), '--greedy']);
+  const { model } = await loadModel(folder, { dtype: 'bf16' });
   const out = generate(model, PROMPTS, { maxNewTokens: steps, stopTokenIds: [] });
   assert.equal(out.length, PROMPTS.length);
-  for (const g of out) {
+  out.forEach((g, r) => {
     assert.equal(g.tokens.length, steps);
     assert.equal(g.finishReason, 'length');
     for (const t of g.tokens) assert.ok(Number.isInteger(t) && t >= 0 && t < model.config.vocabSize, `token ${t} is outside the vocabulary`);
-  }
+    assert.deepEqual(g.tokens.slice(0, AGREE_PREFIX), (ref.tokens[r] as number[]).slice(0, AGREE_PREFIX), `row ${r}: ours ${g.tokens}, reference ${ref.tokens[r]}`);
+  });
 });

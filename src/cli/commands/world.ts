@@ -1,27 +1,13 @@
 // `basin world build|train|check`: the persona world and its organism.
 
 import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { writeFileAtomic } from '../../io/atomic-write.js';
-import { ensureWorld, pretrainOrganism, recipeFor, PRESETS, ORGANISM_FILE } from '../../world/organism.js';
+import { ensureWorld, pretrainOrganism, recipeFor, PRESETS } from '../../world/organism.js';
+import { CACHE, organismDir, worldDir } from '../../world/paths.js';
 import { checkOrganism, CHECK_DEFAULTS, type CheckReport, type CheckSettings } from '../../world/check.js';
 import { checkReportHtml } from '../../world/check-report.js';
 import { numberFlag, parse, UsageError, type Command } from '../command.js';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-/** Where worlds and locally trained organisms go (git-ignored). */
-export const CACHE = join(ROOT, '.basin');
-/** The committed, pre-trained default organism. */
-export const COMMITTED_ORGANISM = join(ROOT, 'organisms', 'default');
-
-export function worldDir(preset: string): string {
-  return join(CACHE, 'worlds', preset);
-}
-export function organismDir(preset: string): string {
-  if (preset === 'default' && existsSync(join(COMMITTED_ORGANISM, ORGANISM_FILE))) return COMMITTED_ORGANISM;
-  return join(CACHE, 'organisms', preset);
-}
 
 const usage = `basin world <build|train|check> [--preset default|tiny] [flags]
 
