@@ -45,18 +45,24 @@ if ! /usr/bin/python3 -c "import torch" >/dev/null 2>&1; then
   else say "WARNING: /usr/bin/python3 has no torch; tests that compare with PyTorch will be skipped"; fi
 fi
 
-# 4. npm packages.
+# 4. Chromium, for the tests that open reports in a real browser.
+if ! command -v chromium >/dev/null 2>&1; then
+  if can_apt; then say "installing chromium (report tests open reports in a headless browser)"; apt_install chromium
+  else say "WARNING: no chromium; the report browser tests will be skipped"; fi
+fi
+
+# 5. npm packages.
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 
-# 5. The native addon, rebuilt when its sources change.
+# 6. The native addon, rebuilt when its sources change.
 addon=build/Release/basin.node
 if [ ! -f "$addon" ] || [ native/basin.cc -nt "$addon" ] || [ binding.gyp -nt "$addon" ] || [ native/torch-paths.cjs -nt "$addon" ]; then
   say "building the native addon against $(node native/torch-paths.cjs json | sed 's/.*"how":"\([^"]*\)".*/\1/') (about 20 s)"
   npx node-gyp rebuild -j 2 --loglevel=error >/tmp/basin-node-gyp.log 2>&1 || { cat /tmp/basin-node-gyp.log >&2; say "native build failed (log above)"; exit 1; }
 fi
 
-# 6. TypeScript (incremental).
+# 7. TypeScript (incremental).
 npx tsc -p tsconfig.json
