@@ -95,6 +95,10 @@ export interface BeforeAfterOptions {
 
 /** Heatmaps with at most this many rows and columns print each cell's number. */
 export const MAX_ANNOTATED_HEATMAP_SIDE = 16;
+/** WCAG luminance at which black and white text contrast equally: (L + 0.05) / 0.05 = 1.05 / (L + 0.05). */
+const EQUAL_CONTRAST_LUMINANCE = 0.179;
+/** Plot width beyond which bar charts slant their category labels instead of widening, px. */
+const MAX_CHART_WIDTH = 720;
 /** Line series that all have at most this many points also get a marker at each point. */
 export const MAX_MARKED_LINE_POINTS = 25;
 /** Height of one category row in beforeAfter, px. */
@@ -135,7 +139,7 @@ export async function heatmap(options: HeatmapOptions): Promise<string> {
       row: rowLabels[i],
       col: colLabels[j],
       value,
-      ink: relativeLuminance(interpolate(position(value))) < 0.179 ? 'white' : 'black',
+      ink: relativeLuminance(interpolate(position(value))) < EQUAL_CONTRAST_LUMINANCE ? 'white' : 'black',
     })),
   );
   const side = Math.max(rowLabels.length, colLabels.length);
@@ -221,9 +225,12 @@ export async function barsWithIntervals(options: BarsWithIntervalsOptions): Prom
   );
   const seriesNames = series.map((s) => s.name);
   const barWidth = series.length === 1 ? 40 : Math.max(16, Math.round(60 / series.length));
-  // Each category's slot fits its bars, and widens (up to a limit) to keep its label horizontal.
+  // Each category's slot fits its bars, and widens to keep its label horizontal unless that
+  // would make the chart wider than MAX_CHART_WIDTH (the labels are then slanted).
   const labelWidth = Math.max(...categories.map((c) => estimateTextWidth(c, AXIS_LABEL_SIZE)));
-  const groupWidth = Math.max(barWidth * series.length + 24, Math.min(labelWidth + 12, 140));
+  const barsWidth = barWidth * series.length + 24;
+  const widened = Math.max(barsWidth, Math.min(labelWidth + 12, 140));
+  const groupWidth = widened * categories.length <= MAX_CHART_WIDTH ? widened : barsWidth;
   const x = {
     field: 'category',
     type: 'nominal' as const,
@@ -348,7 +355,10 @@ export async function lines(options: LinesOptions): Promise<string> {
     type: 'nominal' as const,
     sort: names,
     title: null,
-    legend: series.length > 1 ? { orient: 'top' as const, direction: 'horizontal' as const, symbolStrokeWidth: 2.5 } : null,
+    legend:
+      series.length > 1
+        ? { orient: 'top' as const, direction: 'horizontal' as const, symbolType: 'stroke', symbolStrokeWidth: 2.5 }
+        : null,
   };
   const spec: TopLevelSpec = {
     title,

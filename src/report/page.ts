@@ -126,7 +126,7 @@ export function embeddableSvg(svg: string, idPrefix: string, where: string): str
   if (!body.startsWith('<svg') || !body.endsWith('</svg>')) {
     throw new Error(`${where}: figure svg must be one <svg>…</svg> element (got '${body.slice(0, 40)}…')`);
   }
-  if (/<(script|foreignObject|iframe|image|use)\b/i.test(body)) {
+  if (/<(script|foreignObject|iframe|image)\b/i.test(body)) {
     throw new Error(`${where}: figure svg contains a script, foreignObject or embedded document; reports load and run nothing`);
   }
   for (const [name, value] of svgAttributes(body)) {

@@ -61,6 +61,8 @@ const THEME: Config = {
     tickColor: '#888888',
     labelLimit: 180,
   },
+  // About one tick per 70 px across (Vega's default, one per 40 px, crowds decimal labels).
+  axisX: { tickCount: { expr: 'ceil(width / 70)' } },
   legend: {
     labelFontSize: 11,
     labelColor: '#333333',
