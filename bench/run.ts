@@ -1,10 +1,12 @@
 // `npm run bench -- <suite> [--json]`: benchmark suites, basin vs the PyTorch peer in one run.
 
 import { engineSuite } from './engine.js';
+import { trainSuite } from './train.js';
 import type { BenchLine } from './timing.js';
 
 const suites: Record<string, () => BenchLine[] | Promise<BenchLine[]>> = {
   engine: engineSuite,
+  train: trainSuite,
 };
 
 const args = process.argv.slice(2);

@@ -1,8 +1,8 @@
 // The trainer against an independent PyTorch fine-tune (bench/peer/train_reference.py): the same
 // tiny llama, the same starting LoRA adapter (saved by basin before training), the same
-// right-padded micro-batches in the trainer's order, the same AdamW, cosine schedule with warm-up
-// and gradient clipping. The per-step loss curves, gradient norms, learning rates and the trained
-// adapters must agree.
+// right-padded micro-batches in the trainer's order, the same AdamW, learning-rate schedule with
+// warm-up and gradient clipping (or none). The per-step loss curves, gradient norms, learning rates
+// and the trained adapters must agree.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -41,13 +41,14 @@ const LORA: LoraConfig = {
   r: 8, alpha: 16, dropout: 0, useRslora: false, init: 'kaiming',
   targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
 };
-const HYPER = { lr: 1e-2, weightDecay: 0.1, betas: [0.9, 0.999] as [number, number], schedule: 'cosine' as const, warmupSteps: 3, maxGradNorm: 1.0, seed: 5 };
+const BASE = { lr: 1e-2, weightDecay: 0.1, betas: [0.9, 0.999] as [number, number], seed: 5 };
 const EPS = 1e-8; // basin's AdamW default, passed to torch explicitly
 /**
- * Relative tolerances, f32 on both sides. Measured here: loss ≤ 3e-7, grad norm ≤ 2e-6, trained
- * A/B ≤ 8e-6; an AdamW eps of 1e-7 instead of 1e-8 moves the trained A/B by ~1e-2.
+ * Relative tolerances, f32 on both sides. Measured here: loss ≤ 3e-7, grad norm ≤ 3e-6, trained
+ * A/B ≤ 7e-5 (without clipping, noise grows faster); an AdamW eps of 1e-7 instead of 1e-8 moves
+ * the losses by > 1e-5 and the trained A/B by ~1e-2.
  */
-const TOL = { loss: 1e-5, gradNorm: 1e-4, adapter: 2e-4 };
+const TOL = { loss: 1e-5, gradNorm: 1e-4, adapter: 1e-3 };
 
 test.before(async () => {
   writeTinyChatModel(modelDir, 3);
@@ -91,22 +92,25 @@ function relDiff(a: number, b: number): number {
   return Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
 }
 
-for (const c of [
-  { name: 'one batch of all examples per step', batchSize: ROWS.length, gradAccum: 1, steps: 30 },
-  { name: 'micro-batches of 3 with gradAccum 2 (epochs cross micro-batches)', batchSize: 3, gradAccum: 2, steps: 24 },
-]) {
+const CASES = [
+  { name: 'one batch of all examples per step, cosine schedule, clipping at 1', batchSize: ROWS.length, gradAccum: 1, steps: 30, schedule: 'cosine' as const, warmupSteps: 3, maxGradNorm: 1.0 },
+  { name: 'micro-batches of 3 with gradAccum 2 crossing epochs, linear schedule, no clipping', batchSize: 3, gradAccum: 2, steps: 24, schedule: 'linear' as const, warmupSteps: 2, maxGradNorm: 0 },
+];
+
+for (const c of CASES) {
   test(`LoRA fine-tune matches PyTorch step by step: ${c.name}`, { skip }, async () => {
     const dir = join(root, `run-${c.batchSize}-${c.gradAccum}`);
     const { model, tokenizer } = await loadModel(modelDir);
     const { examples } = tokenizeRows(ROWS, tokenizer!, 512);
-    const order = trainerOrder(examples.length, c.batchSize, c.steps * c.gradAccum, HYPER.seed);
+    const order = trainerOrder(examples.length, c.batchSize, c.steps * c.gradAccum, BASE.seed);
     const steps = Array.from({ length: c.steps }, (_, k) =>
       order.slice(k * c.gradAccum, (k + 1) * c.gradAccum).map((idx) => microBatchJson(examples, idx)));
     assert.ok(steps.flat().some((mb) => mb.mask.flat().includes(0)), 'the batches should be right-padded');
 
     const adapter = loadAdapter(model, adapterDir, 'ft');
     const config: TrainConfig = {
-      outDir: join(dir, 'basin'), steps: c.steps, batchSize: c.batchSize, gradAccum: c.gradAccum, ...HYPER,
+      outDir: join(dir, 'basin'), steps: c.steps, batchSize: c.batchSize, gradAccum: c.gradAccum, ...BASE,
+      schedule: c.schedule, warmupSteps: c.warmupSteps, maxGradNorm: c.maxGradNorm,
       trainable: { kind: 'lora', adapter }, quiet: true,
     };
     const result = train(model, examples, config);
@@ -116,8 +120,8 @@ for (const c of [
     const jobPath = join(dir, 'job.json');
     writeFileSync(jobPath, JSON.stringify({
       model_dir: modelDir, adapter_dir: adapterDir, dtype: 'float32', threads: 1,
-      lr: HYPER.lr, betas: HYPER.betas, eps: EPS, weight_decay: HYPER.weightDecay,
-      schedule: HYPER.schedule, warmup_steps: HYPER.warmupSteps, max_grad_norm: HYPER.maxGradNorm, steps,
+      lr: BASE.lr, betas: BASE.betas, eps: EPS, weight_decay: BASE.weightDecay,
+      schedule: c.schedule, warmup_steps: c.warmupSteps, max_grad_norm: c.maxGradNorm, steps,
     }));
     const trainedDir = join(dir, 'peer-adapter');
     const r = spawnSync(PY, [reference, jobPath, '--save-adapter', trainedDir], { encoding: 'utf8', maxBuffer: 64 << 20 });
@@ -136,10 +140,10 @@ for (const c of [
       assert.ok(relDiff(o.loss, p.loss) <= TOL.loss, `step ${o.step}: loss ${o.loss} vs the reference's ${p.loss}`);
       assert.ok(relDiff(o.gradNorm, p.grad_norm) <= TOL.gradNorm, `step ${o.step}: grad norm ${o.gradNorm} vs the reference's ${p.grad_norm}`);
     }
-    // The curve is not trivial: the loss falls a lot and clipping was active at some steps.
+    // The curve is not trivial: the loss falls a lot, and clipping (when on) was active at some steps.
     const [first, last] = [ours[0] as StepMetrics, ours[c.steps - 1] as StepMetrics];
     assert.ok(last.loss < 0.7 * first.loss, `the loss should fall (from ${first.loss} to ${last.loss})`);
-    assert.ok(ours.some((m) => m.gradNorm > HYPER.maxGradNorm), 'clipping should engage at some step');
+    if (c.maxGradNorm > 0) assert.ok(ours.some((m) => m.gradNorm > c.maxGradNorm), 'clipping should engage at some step');
 
     // The trained adapters agree too: max |ours − peer| relative to max |peer| per tensor.
     const trained = loadAdapter(model, trainedDir, 'peer');
