@@ -2,10 +2,12 @@
 
 import { engineSuite } from './engine.js';
 import { trainSuite } from './train.js';
+import { modelSuite } from './model.js';
 import type { BenchLine } from './timing.js';
 
 const suites: Record<string, () => BenchLine[] | Promise<BenchLine[]>> = {
   engine: engineSuite,
+  model: modelSuite,
   train: trainSuite,
 };
 
