@@ -13,6 +13,8 @@ export class KVCache {
   length = 0;
   /** whether any cached position is padding (then attention needs an explicit mask) */
   hasPadding = false;
+  /** real (unpadded) tokens cached per row: the next token's position */
+  readonly realTokens: number[];
 
   constructor(config: ModelConfig, readonly batch: number, readonly capacity: number, dtype: T.DType, device: T.Device = 'cpu') {
     const shape = [batch, config.nKvHeads, capacity, config.headDim];
@@ -21,6 +23,7 @@ export class KVCache {
       this.values.push(T.keep(T.zeros(shape, { dtype, device })));
     }
     this.tokenMask = T.keep(T.zeros([batch, capacity], { dtype: 'bool', device }));
+    this.realTokens = new Array<number>(batch).fill(0);
   }
 
   /** Checks there is room for `n` more positions. */
@@ -42,11 +45,20 @@ export class KVCache {
     return [K.narrow(2, 0, this.length + s), V.narrow(2, 0, this.length + s)];
   }
 
-  /** Records the token mask of `s` new positions and advances the length (after all layers ran). */
-  advance(tokenMask: T.Tensor): void {
+  /**
+   * Records the token mask [b, s] of s new positions and advances the length (after all layers
+   * ran). `allReal` says the caller knows there is no padding (saves reading the mask).
+   */
+  advance(tokenMask: T.Tensor, allReal: boolean): void {
     const s = tokenMask.size(1);
     T.noGrad(() => this.tokenMask.narrow(1, this.length, s).copy_(tokenMask));
-    if (!this.hasPadding && !tokenMask.all().item()) this.hasPadding = true;
+    if (allReal) {
+      for (let r = 0; r < this.batch; r++) this.realTokens[r] = (this.realTokens[r] as number) + s;
+    } else {
+      const counts = tokenMask.to('i64').sum(1).toArray();
+      counts.forEach((c, r) => { this.realTokens[r] = (this.realTokens[r] as number) + c; });
+      if (counts.some((c) => c < s)) this.hasPadding = true;
+    }
     this.length += s;
   }
 

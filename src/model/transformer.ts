@@ -174,15 +174,17 @@ export class Transformer {
     const hooks = new HookSet([...this.#persistentHooks, ...(o.hooks ?? [])], this.hookPointNames);
     const tokenMask = o.tokenMask === undefined ? T.ones([b, s], { dtype: 'bool' }) : o.tokenMask.dtype === 'bool' ? o.tokenMask : o.tokenMask.ne(0);
     const ctx: Omit<HookContext, 'name' | 'layer'> = { offset, tokenMask, responseMask: o.responseMask, decoding: o.decoding ?? false };
-    const positions = o.positions ?? this.#positions(tokenMask, cache);
+    const allReal = o.tokenMask === undefined || Boolean(tokenMask.all().item());
+    const positions = o.positions ?? this.#positions(tokenMask, cache, allReal);
 
     let x = T.embedding(this.embed, ids); // [b, s, d]
     if (this.wpe !== undefined) x = x.add(T.embedding(this.wpe, positions));
     x = hooks.run('hook_embed', x, ctx, null);
 
-    const rope = this.#invFreq === undefined ? undefined : this.#rope(positions);
+    // Positions never exceed the absolute index, so offset + s bounds them (no read-back needed).
+    const rope = this.#invFreq === undefined ? undefined : this.#rope(positions, o.positions === undefined ? offset + s : positions.max().item() + 1);
     // Additive attention mask [b, 1, s, total], or none when causal alone suffices.
-    const padded = (o.tokenMask !== undefined && !tokenMask.all().item()) || (cache?.hasPadding ?? false);
+    const padded = !allReal || (cache?.hasPadding ?? false);
     const mask = padded || (offset > 0 && s > 1) ? this.#attentionMask(tokenMask, cache) : undefined;
 
     for (let l = 0; l < c.nLayers; l++) {
@@ -196,7 +198,7 @@ export class Transformer {
       mlpOut = hooks.run(name('hook_mlp_out'), mlpOut, ctx, l);
       x = hooks.run(name('hook_resid_post'), mid.add(mlpOut), ctx, l);
     }
-    if (cache !== undefined) cache.advance(tokenMask);
+    if (cache !== undefined) cache.advance(tokenMask, allReal);
 
     if (o.lastOnly) x = x.narrow(1, s - 1, 1);
     x = hooks.run('ln_final.hook_normalized', this.#norm(x, this.lnFinal), ctx, null);
@@ -206,7 +208,12 @@ export class Transformer {
 
   // Positions as HF computes them: the count of real tokens before each position (so left
   // padding does not shift positions), continuing from the cache.
-  #positions(tokenMask: T.Tensor, cache: KVCache | undefined): T.Tensor {
+  #positions(tokenMask: T.Tensor, cache: KVCache | undefined, allReal: boolean): T.Tensor {
+    const [b, s] = tokenMask.shape as [number, number];
+    if (allReal && cache !== undefined) {
+      // Every new token is real: row r continues at its count of real cached tokens.
+      return T.tensor(cache.realTokens.flatMap((c) => Array.from({ length: s }, (_, i) => c + i)), { dtype: 'i64', shape: [b, s] });
+    }
     let pos = tokenMask.to('i64').cumsum(1).sub(1); // [b, s]
     if (cache !== undefined && cache.length > 0) {
       pos = pos.add(cache.tokenMask.narrow(1, 0, cache.length).to('i64').sum(1, true));
@@ -230,8 +237,7 @@ export class Transformer {
   }
 
   // cos, sin [b, 1, s, hd] for these positions, from a table grown as needed.
-  #rope(positions: T.Tensor): { cos: T.Tensor; sin: T.Tensor } {
-    const need = positions.max().item() + 1;
+  #rope(positions: T.Tensor, need: number): { cos: T.Tensor; sin: T.Tensor } {
     if (this.#ropeTable === undefined || this.#ropeTable.length < need) {
       const length = Math.max(need, 2 * (this.#ropeTable?.length ?? 256));
       this.#ropeTable?.cos.dispose();
