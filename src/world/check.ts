@@ -46,7 +46,7 @@ export interface CheckSettings {
 }
 
 export const CHECK_DEFAULTS: CheckSettings = {
-  perPersona: 30, probePerPersona: 24, outOfDomain: 240, inDomain: 100, temperature: 1, maxNewTokens: 96, seed: 0,
+  perPersona: 30, probePerPersona: 24, outOfDomain: 240, inDomain: 100, temperature: 0.7, maxNewTokens: 96, seed: 0,
   lora: { ...DEFAULT_LORA, r: 8, alpha: 16 },
   fineTune: { steps: 120, batchSize: 16, lr: 2e-3 },
   emDomain: 'finance',

@@ -1,6 +1,6 @@
 // `basin world build|train|check`: the persona world and its organism.
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../io/atomic-write.js';
 import { ensureWorld, pretrainOrganism, recipeFor, PRESETS } from '../../world/organism.js';
@@ -59,7 +59,14 @@ export const world: Command = {
       if (!existsSync(join(model, 'config.json'))) {
         throw new UsageError(`no organism at ${model}; train one with: basin world train --preset ${preset}`);
       }
-      ensureWorld(recipe, wdir);
+      const manifest = ensureWorld(recipe, wdir);
+      const infoPath = join(model, 'organism.json');
+      if (existsSync(infoPath)) {
+        const trainedOn = (JSON.parse(readFileSync(infoPath, 'utf8')) as { worldHash?: string }).worldHash;
+        if (trainedOn !== undefined && trainedOn !== manifest.sha256) {
+          throw new Error(`${model} was trained on world data ${trainedOn.slice(0, 16)}, but ${wdir} holds ${manifest.sha256.slice(0, 16)}; rebuild the world (delete ${wdir}) or retrain: basin world train --preset ${preset}`);
+        }
+      }
       const settings: CheckSettings = values.quick
         ? { ...CHECK_DEFAULTS, perPersona: 12, probePerPersona: 12, outOfDomain: 96, inDomain: 40 }
         : { ...CHECK_DEFAULTS, seed: numberFlag(values, 'seed', CHECK_DEFAULTS.seed) };
