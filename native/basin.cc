@@ -16,6 +16,7 @@
 #include <torch/version.h>
 
 #include <cmath>
+#include <dlfcn.h>
 #include <functional>
 #include <string>
 #include <unordered_map>
@@ -729,7 +730,17 @@ FN(isGradEnabled) { BODY(return Napi::Boolean::New(info.Env(), at::GradMode::is_
 // ---------------------------------------------------------------------------------------
 // Runtime
 
-FN(setNumThreads) { BODY(at::set_num_threads(static_cast<int>(int64(info, 0))); return info.Env().Undefined()); }
+// libtorch's intra-op threads, and OpenBLAS's own pool when OpenBLAS is the BLAS in use
+// (it keeps its own thread count, so at::set_num_threads alone leaves matmuls on every core).
+FN(setNumThreads) {
+  BODY({
+    int n = static_cast<int>(int64(info, 0));
+    at::set_num_threads(n);
+    using SetThreads = void (*)(int);
+    if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
+    return info.Env().Undefined();
+  });
+}
 FN(getNumThreads) { BODY(return Napi::Number::New(info.Env(), at::get_num_threads())); }
 FN(cudaIsAvailable) { BODY(return Napi::Boolean::New(info.Env(), at::hasCUDA())); }
 FN(cudaDeviceCount) {
