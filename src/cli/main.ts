@@ -1,6 +1,7 @@
 // The `basin` command line: a registry of commands, each with --help.
 
 import type { Command } from './command.js';
+import { describeRuntime } from '../tensor/runtime.js';
 import { UsageError } from './command.js';
 import { demo } from './commands/demo.js';
 import { inspect } from './commands/inspect.js';
@@ -33,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`basin: unknown command '${name}'\n\n${help()}`);
     return 2;
   }
+  if (rest.includes('--verbose') || rest.includes('-v')) console.error(`basin: ${describeRuntime()}`);
   try {
     return await command.run(rest);
   } catch (e) {

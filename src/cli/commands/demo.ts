@@ -28,7 +28,6 @@ export const demo: Command = {
     const steps = numberFlag(values, 'steps', 300);
     const seed = numberFlag(values, 'seed', 0);
     const json = values.json === true;
-    if (values.verbose && !json) console.error(T.describeRuntime());
 
     const g = T.Generator.seeded(seed);
     const x = T.rand([512, 2], { generator: g }).mul(2).sub(1); // [512, 2] in [-1, 1)
