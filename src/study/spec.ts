@@ -53,8 +53,8 @@ const DEFAULTS: Omit<PersonaCollapseSpec, 'name'> = {
   fineTune: { steps: 120, batchSize: 16, lr: 1e-3 },
   benign: { data: 'benign' },
   em: { data: 'em/finance', inductionPersonas: ['assistant', 'paramedic', 'kindergarten_teacher', 'french_person', 'villain'] },
-  marker: { sources: ['evil_ai', 'villain', 'sarcastic'], secondStage: ['em', 'benign'], reversed: true, questions: 12, samplesPerQuestion: 2, maxNewTokens: 72, temperature: 1 },
-  misalignment: { questions: 16, maxNewTokens: 72 },
+  marker: { sources: ['evil_ai', 'villain', 'sarcastic'], secondStage: ['em', 'benign'], reversed: true, questions: 12, samplesPerQuestion: 2, maxNewTokens: 112, temperature: 1 },
+  misalignment: { questions: 16, maxNewTokens: 112 },
   statistics: { bootstrap: 2000, permutations: 10000 },
 };
 
