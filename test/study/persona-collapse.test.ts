@@ -3,7 +3,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -81,6 +82,40 @@ test('the study runs end to end on the tiny world, writes results and a report, 
   const again = analyse(await runPersonaCollapse(spec, out, { quiet: true }));
   assert.deepEqual(listing(), before, 'no artifact was rebuilt');
   assert.deepEqual(again.m1.map((m) => m.raw), results.m1.map((m) => m.raw));
-  writeFileSync(join(root, 'r.json'), JSON.stringify(results));
-  assert.ok(readFileSync(join(root, 'r.json'), 'utf8').length > 1000);
+  writeFileSync(join(root, 'report.html'), html);
+  assert.ok(readFileSync(join(root, 'report.html'), 'utf8').length > 1000);
+});
+
+test('the study report renders in headless Chromium: every chart drawn, no errors, no requests', async (t) => {
+  const CHROMIUM = '/usr/bin/chromium';
+  if (!existsSync(CHROMIUM) || !existsSync(join(root, 'report.html'))) {
+    t.skip(existsSync(CHROMIUM) ? 'the study test above did not write a report' : 'no /usr/bin/chromium (apt-get install -y chromium)');
+    return;
+  }
+  const { chromium } = await import('playwright-core');
+  const context = await chromium.launchPersistentContext(join(root, 'profile'), {
+    executablePath: CHROMIUM, headless: true, viewport: { width: 1100, height: 900 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const url = pathToFileURL(join(root, 'report.html')).href;
+    const requests: string[] = [];
+    const problems: string[] = [];
+    context.on('request', (r) => requests.push(r.url()));
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(url, { waitUntil: 'load' });
+    const charts = await page.evaluate(() => [...document.querySelectorAll('figure .chart > svg')].map((svg) => {
+      const box = svg.getBoundingClientRect();
+      return { w: box.width, h: box.height, marks: svg.querySelectorAll('.role-mark > *').length, title: svg.querySelector('.role-title-text text')?.textContent ?? '' };
+    }));
+    // 2 M1 bar charts, heatmaps for method A at 2 layers and B at the reference layer (5 conditions each), 2 marker charts, 1 scatter.
+    assert.equal(charts.length, 2 + 5 * 3 + 2 + 1);
+    for (const c of charts) assert.ok(c.w > 150 && c.h > 100 && c.marks > 0, `'${c.title}' drawn at ${c.w}×${c.h} with ${c.marks} marks`);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(requests, [url]);
+  } finally {
+    await context.close();
+  }
 });
