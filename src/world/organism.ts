@@ -31,7 +31,7 @@ export const PRESETS: Record<string, OrganismRecipe> = {
     preset: 'default',
     world: { seed: 1 },
     model: { dModel: 128, nLayers: 4, nHeads: 4, dMlp: 384, maxPositions: 512 },
-    pretrain: { steps: 1200, batchSize: 32, lr: 2e-3, warmupSteps: 60, schedule: 'cosine', weightDecay: 0.01, maxGradNorm: 1, maxLength: 256, seed: 1 },
+    pretrain: { steps: 2400, batchSize: 32, lr: 2e-3, warmupSteps: 60, schedule: 'cosine', weightDecay: 0.01, maxGradNorm: 1, maxLength: 256, seed: 1 },
   },
   tiny: {
     preset: 'tiny',
