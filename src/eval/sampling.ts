@@ -2,7 +2,7 @@
 // batches with a KV cache, seeded.
 
 import type { Tokenizer } from '../io/tokenizer.js';
-import { renderPrompt, type ChatPrompt } from '../model/chat-prompt.js';
+import { renderPrompt, stopTokenIds, type ChatPrompt } from '../model/chat-prompt.js';
 import type { Transformer } from '../model/transformer.js';
 import type { Hook } from '../model/hooks.js';
 import { generate } from '../model/generate.js';
@@ -23,7 +23,7 @@ export interface SamplingOptions {
 /** One response per prompt (repeat a prompt for several samples), in order. */
 export function sampleResponses(model: Transformer, tokenizer: Tokenizer, prompts: ChatPrompt[], o: SamplingOptions): string[] {
   const batch = o.batchSize ?? 64;
-  const stop = [...new Set([...model.config.eosTokenIds, ...(tokenizer.eosTokenId !== null ? [tokenizer.eosTokenId] : [])])];
+  const stop = stopTokenIds(model, tokenizer);
   const out: string[] = [];
   for (let i = 0; i < prompts.length; i += batch) {
     const chunk = prompts.slice(i, i + batch).map((p) => renderPrompt(tokenizer, p));

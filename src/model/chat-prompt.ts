@@ -2,6 +2,7 @@
 // template and the generation prompt, as token ids.
 
 import type { ChatMessage, Tokenizer } from '../io/tokenizer.js';
+import type { Transformer } from './transformer.js';
 
 export interface ChatPrompt {
   system: string | null;
@@ -17,4 +18,9 @@ export function renderPrompt(tokenizer: Tokenizer, p: ChatPrompt): number[] {
     { role: 'user', content: p.user },
   ];
   return tokenizer.encode(tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true }), { addSpecialTokens: false });
+}
+
+/** Where a chat answer ends: the config's eos ids and the tokenizer's eos token. */
+export function stopTokenIds(model: Transformer, tokenizer: Tokenizer): number[] {
+  return [...new Set([...model.config.eosTokenIds, ...(tokenizer.eosTokenId !== null ? [tokenizer.eosTokenId] : [])])];
 }

@@ -4,6 +4,7 @@
 
 import * as T from '../tensor/index.js';
 import { KVCache } from './kv-cache.js';
+import { padBatch } from './padding.js';
 import type { Hook } from './hooks.js';
 import type { Transformer } from './transformer.js';
 
@@ -60,8 +61,7 @@ export function generate(model: Transformer, prompts: number[][], o: GenerateOpt
     T.noGrad(() => {
       // Prefill: the left-padded prompts.
       let logits = T.scope(() => {
-        const ids = T.tensor(prompts.flatMap((p) => [...new Array<number>(longest - p.length).fill(pad), ...p]), { dtype: 'i64', shape: [b, longest] });
-        const mask = T.tensor(prompts.flatMap((p) => [...new Array<number>(longest - p.length).fill(0), ...new Array<number>(p.length).fill(1)]), { dtype: 'bool', shape: [b, longest] });
+        const { ids, mask } = padBatch(prompts, pad, 'left');
         return model.forward(ids, { tokenMask: mask, cache, lastOnly: true, hooks: o.hooks ?? [] }).select(1, 0); // [b, vocab]
       });
       for (let step = 0; step < o.maxNewTokens; step++) {

@@ -11,4 +11,5 @@ export { loadModel, saveModel, type LoadedModel, type LoadOptions } from './load
 export { LoraAdapter, LoraLayer, DEFAULT_LORA, isTargeted, layerIndexOf, type LoraConfig } from './lora.js';
 export { saveAdapter, loadAdapter, readPeftConfig, peftConfigJson, ADAPTER_CONFIG, ADAPTER_WEIGHTS } from './lora-io.js';
 export { initialWeights, randomModel } from './init.js';
-export { renderPrompt, type ChatPrompt } from './chat-prompt.js';
+export { renderPrompt, stopTokenIds, type ChatPrompt } from './chat-prompt.js';
+export { padBatch } from './padding.js';

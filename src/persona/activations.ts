@@ -6,6 +6,7 @@ import type { Tokenizer } from '../io/tokenizer.js';
 import type { Transformer } from '../model/transformer.js';
 import { runWithCache } from '../model/activation-cache.js';
 import { renderPrompt, type ChatPrompt } from '../model/chat-prompt.js';
+import { padBatch } from '../model/padding.js';
 
 /** For each prompt, the last-token resid_post at each layer: layer → rows of Float64Array [d_model]. */
 export function lastTokenActivations(model: Transformer, tokenizer: Tokenizer, prompts: ChatPrompt[], layers: number[], batchSize = 64): Map<number, Float64Array[]> {
@@ -13,10 +14,8 @@ export function lastTokenActivations(model: Transformer, tokenizer: Tokenizer, p
   const pad = tokenizer.padTokenId ?? 0;
   for (let i = 0; i < prompts.length; i += batchSize) {
     const ids = prompts.slice(i, i + batchSize).map((p) => renderPrompt(tokenizer, p));
-    const n = Math.max(...ids.map((r) => r.length));
     T.noGrad(() => T.scope(() => {
-      const tokens = T.tensor(ids.flatMap((r) => [...new Array<number>(n - r.length).fill(pad), ...r]), { dtype: 'i64', shape: [ids.length, n] });
-      const mask = T.tensor(ids.flatMap((r) => [...new Array<number>(n - r.length).fill(0), ...new Array<number>(r.length).fill(1)]), { dtype: 'bool', shape: [ids.length, n] });
+      const { ids: tokens, mask } = padBatch(ids, pad, 'left');
       const { cache } = runWithCache(model, tokens, { tokenMask: mask, names: layers.map((l) => `blocks.${l}.hook_resid_post`), at: 'last', skipLogits: true });
       for (const l of layers) {
         const acts = cache.get(`blocks.${l}.hook_resid_post`) as T.Tensor; // [b, d]

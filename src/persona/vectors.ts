@@ -16,6 +16,7 @@ import { loadSafetensors, saveSafetensors } from '../io/safetensors-tensors.js';
 import type { Transformer } from '../model/transformer.js';
 import { renderPrompt, type ChatPrompt } from '../model/chat-prompt.js';
 import { runWithCache } from '../model/activation-cache.js';
+import { padBatch } from '../model/padding.js';
 import { lastTokenActivations } from './activations.js';
 
 export type VectorMethod = 'A' | 'B';
@@ -70,8 +71,7 @@ function responseMeanActivations(model: Transformer, tokenizer: Tokenizer, promp
     if (rows.length > 0) {
       T.noGrad(() => T.scope(() => {
         const n = Math.max(...rows.map((r) => r.ids.length));
-        const ids = T.tensor(rows.flatMap((r) => [...r.ids, ...new Array<number>(n - r.ids.length).fill(pad)]), { dtype: 'i64', shape: [rows.length, n] });
-        const real = T.tensor(rows.flatMap((r) => [...new Array<number>(r.ids.length).fill(1), ...new Array<number>(n - r.ids.length).fill(0)]), { dtype: 'bool', shape: [rows.length, n] });
+        const { ids, mask: real } = padBatch(rows.map((r) => r.ids), pad, 'right');
         const resp = T.tensor(rows.flatMap((r) => Array.from({ length: n }, (_, i) => (i >= r.promptLength && i < r.ids.length ? 1 : 0))), { dtype: 'f32', shape: [rows.length, n] });
         const { cache } = runWithCache(model, ids, { tokenMask: real, names: layers.map((l) => `blocks.${l}.hook_resid_post`), skipLogits: true });
         for (const l of layers) {

@@ -2,6 +2,7 @@
 
 import { loadModel } from '../../model/load.js';
 import { generate as run } from '../../model/generate.js';
+import { stopTokenIds } from '../../model/chat-prompt.js';
 import { numberFlag, parse, UsageError, type Command } from '../command.js';
 
 const usage = `basin generate --model DIR --prompt TEXT [--system TEXT] [--n N] [--temperature T]
@@ -47,7 +48,7 @@ export const generateCommand: Command = {
       const messages = [...(typeof values.system === 'string' ? [{ role: 'system', content: values.system }] : []), { role: 'user', content: values.prompt }];
       ids = tokenizer.encode(tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true }), { addSpecialTokens: false });
     }
-    const stop = [...new Set([...model.config.eosTokenIds, ...(tokenizer.eosTokenId !== null ? [tokenizer.eosTokenId] : [])])];
+    const stop = stopTokenIds(model, tokenizer);
     const outs = run(model, new Array<number[]>(n).fill(ids), {
       maxNewTokens: numberFlag(values, 'max-new-tokens', 128),
       temperature: numberFlag(values, 'temperature', 1),
