@@ -42,6 +42,12 @@ async function main(argv: string[]): Promise<number> {
       console.error(`basin ${name}: ${(e as Error).message}\n\n${command.usage}`);
       return 2;
     }
+    // Bad input (a missing file, a broken config, a NaN loss) is an Error whose message names
+    // the problem and the fix: show that, and the stack only with --verbose.
+    if (e instanceof Error && !rest.includes('--verbose')) {
+      console.error(`basin ${name}: ${e.message}`);
+      return 1;
+    }
     throw e;
   }
 }
