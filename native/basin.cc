@@ -155,28 +155,40 @@ at::Scalar scalar(const Napi::CallbackInfo& info, size_t i) {
   return at::Scalar(d);
 }
 
-// A scalar operand as the 0-d "wrapped number" tensor ATen itself builds for Python scalars
-// (same type promotion), cached by value: ATen's Scalar overloads allocate one per call and
-// take an extra dispatch, which doubles the cost of a small `x * 0.5`. Cached tensors are
-// only ever read by ops, never written.
-const at::Tensor& scalarTensor(const Napi::CallbackInfo& info, size_t i) {
-  static std::unordered_map<uint64_t, at::Tensor> cache[3];  // by kind: double, int64, bool
+// A scalar operand as a cached 0-d tensor, so that a small `x * 0.5` costs what `x * y` does.
+// ATen's Scalar overloads allocate a tensor per call and take an extra dispatch; a 0-d double
+// ("wrapped number", what ATen builds for Python scalars) next to an f32 tensor makes every op
+// cast it first (4× the cost of the op itself). So next to an f32 or f64 tensor a floating or
+// integral scalar becomes a plain 0-d tensor of that dtype — the same result, since a 0-d
+// operand never promotes a dimensioned one of its category and ATen casts the scalar to that
+// dtype anyway. Other dtypes get the wrapped number (same type promotion as Python). Cached
+// tensors are only ever read by ops, never written.
+const at::Tensor& scalarTensor(const Napi::CallbackInfo& info, size_t i, const at::Tensor& like) {
+  enum Kind { kWrappedDouble, kWrappedLong, kWrappedBool, kFloat32, kFloat64, kKinds };
+  static std::unordered_map<uint64_t, at::Tensor> cache[kKinds];
   at::Scalar s = scalar(info, i);
-  int kind = s.isBoolean() ? 2 : s.isIntegral(false) ? 1 : 0;
+  at::ScalarType t = like.scalar_type();
+  bool fitsFloat = s.isBoolean() || !(std::fabs(s.toDouble()) > 3.4028234663852886e38 && std::isfinite(s.toDouble()));
+  Kind kind = s.isBoolean() ? kWrappedBool
+              : t == at::kFloat && fitsFloat ? kFloat32
+              : t == at::kDouble ? kFloat64
+              : s.isIntegral(false) ? kWrappedLong
+                                    : kWrappedDouble;
   uint64_t key;
-  if (kind == 0) {
+  if (kind == kWrappedDouble || kind == kFloat32 || kind == kFloat64) {
     double d = s.toDouble();
     std::memcpy(&key, &d, sizeof key);
   } else {
-    key = kind == 1 ? static_cast<uint64_t>(s.toLong()) : static_cast<uint64_t>(s.toBool());
+    key = kind == kWrappedLong ? static_cast<uint64_t>(s.toLong()) : static_cast<uint64_t>(s.toBool());
   }
   auto& table = cache[kind];
   auto it = table.find(key);
   if (it != table.end()) return it->second;
   if (table.size() >= 4096) table.clear();
-  at::Tensor t = at::scalar_tensor(s, at::TensorOptions().dtype(kind == 0 ? at::kDouble : kind == 1 ? at::kLong : at::kBool));
-  t.unsafeGetTensorImpl()->set_wrapped_number(true);
-  return table.emplace(key, std::move(t)).first->second;
+  static const at::ScalarType kDtypeOf[kKinds] = {at::kDouble, at::kLong, at::kBool, at::kFloat, at::kDouble};
+  at::Tensor made = at::scalar_tensor(s, at::TensorOptions().dtype(kDtypeOf[kind]));
+  if (kind == kWrappedDouble || kind == kWrappedLong || kind == kWrappedBool) made.unsafeGetTensorImpl()->set_wrapped_number(true);
+  return table.emplace(key, std::move(made)).first->second;
 }
 
 c10::optional<at::Scalar> optScalar(const Napi::CallbackInfo& info, size_t i) {
@@ -290,7 +302,7 @@ struct SkipAutogradIfConstant {
 #define BINARY(name, call) \
   FN(name) { BODY(const at::Tensor& a = T(info, 0); const at::Tensor& b = T(info, 1); SkipAutogradIfConstant g(a, &b); return wrap(info.Env(), call(a, b))); }
 #define BINARY_S(name, call) \
-  FN(name) { BODY(const at::Tensor& a = T(info, 0); const at::Tensor& s = scalarTensor(info, 1); SkipAutogradIfConstant g(a); return wrap(info.Env(), call(a, s))); }
+  FN(name) { BODY(const at::Tensor& a = T(info, 0); const at::Tensor& s = scalarTensor(info, 1, a); SkipAutogradIfConstant g(a); return wrap(info.Env(), call(a, s))); }
 #define INPLACE_T(name, method) FN(name) { BODY(T(info, 0).method(T(info, 1)); return info.Env().Undefined()); }
 #define INPLACE_S(name, method) FN(name) { BODY(T(info, 0).method(scalar(info, 1)); return info.Env().Undefined()); }
 

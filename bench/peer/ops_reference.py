@@ -70,6 +70,8 @@ CASES = {
     "f32 + 0-d f64 → f32": lambda x: [x["a"] + x["s64"]],
     "i32 − 0.25 → f32": lambda x: [x["jv"] - 0.25],
     "rsub and scalar ops": lambda x: [3 - x["a"], x["a"] * -1.7, x["a"] / 0.3, x["a"] - 1.25],
+    "scalars beyond f32 range and f64 precision": lambda x: [x["a"] * 1e300, x["a"] + 1e-300, x["a"] > 1e300, x["a"] < -1e300,
+                                                             x["a64"] * 0.1, x["a64"] + 1e-300, x["a"] * 0.1, x["a"] == 0.1],
     "remainder (sign of divisor)": lambda x: [torch.remainder(x["a"] * 3, 2), torch.remainder(x["iv"], 4), torch.remainder(x["a"], x["pos"])],
     "pow": lambda x: [x["pos"] ** 2.5, x["pos"] ** x["a"], x["iv"] ** 2, x["a"] ** 3],
     "unary f32": lambda x: [

@@ -43,3 +43,49 @@ export class Linear {
     return y;
   }
 }
+
+/**
+ * Linear layers that read the same input (q/k/v, gate/up) with their weights stored as row
+ * blocks of one matrix: each part's weight (and bias) is a view into the whole, so in-place
+ * updates (an optimizer step, a LoRA merge) reach both. The parts stay the modules adapters
+ * attach to and the parameters checkpoints name; forward runs one matrix product instead of
+ * one per part whenever that gives the same result — no enabled adapter on any part, and no
+ * part needing a gradient.
+ */
+export class FusedLinear {
+  readonly whole: Linear;
+  readonly #sizes: number[];
+
+  /** Moves the parts' weights into one matrix (disposing the originals); parts share its storage. */
+  constructor(readonly parts: Linear[]) {
+    const withBias = parts.filter((p) => p.bias !== undefined).length;
+    if (withBias !== 0 && withBias !== parts.length) throw new Error(`FusedLinear: ${parts.map((p) => p.path).join(', ')} must all have a bias or none`);
+    this.#sizes = parts.map((p) => p.outFeatures);
+    const weight = T.keep(T.cat(parts.map((p) => p.weight), 0)); // [Σ out, in]
+    const bias = withBias === 0 ? undefined : T.keep(T.cat(parts.map((p) => p.bias as T.Tensor), 0)); // [Σ out]
+    let row = 0;
+    for (const p of parts) {
+      const n = p.outFeatures;
+      p.weight.dispose();
+      p.weight = T.keep(weight.narrow(0, row, n));
+      if (bias !== undefined) {
+        p.bias?.dispose();
+        p.bias = T.keep(bias.narrow(0, row, n));
+      }
+      row += n;
+    }
+    this.whole = new Linear(parts.map((p) => p.path).join('+'), weight, bias);
+  }
+
+  /** x [..., in] → one output per part, [..., out_i] */
+  forward(x: T.Tensor): T.Tensor[] {
+    if (!this.#fusable()) return this.parts.map((p) => p.forward(x));
+    return this.whole.forward(x).split(this.#sizes, -1);
+  }
+
+  #fusable(): boolean {
+    for (const p of this.parts) if (p.adapters.some((a) => a.enabled)) return false;
+    if (!T.isGradEnabled()) return true;
+    return this.parts.every((p) => !p.weight.requiresGrad && !(p.bias?.requiresGrad ?? false));
+  }
+}

@@ -5,7 +5,7 @@
 
 import * as T from '../tensor/index.js';
 import { ropeInverseFrequencies, type ModelConfig } from '../io/hf-config.js';
-import { Linear } from './linear.js';
+import { FusedLinear, Linear } from './linear.js';
 import { HookSet, hookNames, type Hook, type HookContext } from './hooks.js';
 import type { KVCache } from './kv-cache.js';
 
@@ -27,6 +27,9 @@ interface Block {
   gate?: Linear;
   up: Linear;
   down: Linear;
+  /** llama/qwen2: q, k, v and gate, up with their weights in one matrix each (one product each) */
+  qkvFused?: FusedLinear;
+  gateUpFused?: FusedLinear;
 }
 
 export interface ForwardOptions {
@@ -99,15 +102,18 @@ export class Transformer {
         });
       } else {
         const b = `${p}layers.${l}`;
+        const q = linear(`${b}.self_attn.q_proj`, h * hd, d, config.attnBias);
+        const k = linear(`${b}.self_attn.k_proj`, kvh * hd, d, config.attnBias);
+        const v = linear(`${b}.self_attn.v_proj`, kvh * hd, d, config.attnBias);
+        const gate = linear(`${b}.mlp.gate_proj`, dMlp, d, config.mlpBias);
+        const up = linear(`${b}.mlp.up_proj`, dMlp, d, config.mlpBias);
+        const qkvFused = this.#fuse([q, k, v]);
+        const gateUpFused = this.#fuse([gate, up]);
         this.blocks.push({
           ln1: norm(`${b}.input_layernorm`), ln2: norm(`${b}.post_attention_layernorm`),
-          q: linear(`${b}.self_attn.q_proj`, h * hd, d, config.attnBias),
-          k: linear(`${b}.self_attn.k_proj`, kvh * hd, d, config.attnBias),
-          v: linear(`${b}.self_attn.v_proj`, kvh * hd, d, config.attnBias),
-          o: linear(`${b}.self_attn.o_proj`, d, h * hd, config.attnOutBias),
-          gate: linear(`${b}.mlp.gate_proj`, dMlp, d, config.mlpBias),
-          up: linear(`${b}.mlp.up_proj`, dMlp, d, config.mlpBias),
-          down: linear(`${b}.mlp.down_proj`, d, dMlp, config.mlpBias),
+          q, k, v, o: linear(`${b}.self_attn.o_proj`, d, h * hd, config.attnOutBias),
+          gate, up, down: linear(`${b}.mlp.down_proj`, d, dMlp, config.mlpBias),
+          qkvFused, gateUpFused,
         });
       }
     }
@@ -117,6 +123,16 @@ export class Transformer {
     if (config.positional.kind === 'rope') {
       this.#invFreq = T.keep(T.tensor(ropeInverseFrequencies(config), { dtype: 'f32' }));
     }
+  }
+
+  // Fuses linear layers (their weights become views of one matrix) and records the views as the parameters.
+  #fuse(parts: Linear[]): FusedLinear {
+    const fused = new FusedLinear(parts);
+    for (const p of parts) {
+      this.params.set(`${p.path}.weight`, p.weight);
+      if (p.bias !== undefined) this.params.set(`${p.path}.bias`, p.bias);
+    }
+    return fused;
   }
 
   /** Every Linear layer by module path (what LoRA targets). */
@@ -187,16 +203,29 @@ export class Transformer {
     const padded = !allReal || (cache?.hasPadding ?? false);
     const mask = padded || (offset > 0 && s > 1) ? this.#attentionMask(tokenMask, cache) : undefined;
 
+    // Without hooks nothing can hold on to a block's temporaries, so each block frees them (and
+    // the residual it consumed) as it ends: peak memory is one block's, not the whole forward's.
+    // Under autograd this only drops handles; the graph keeps what backward needs.
+    const freeAsWeGo = hooks.empty;
     for (let l = 0; l < c.nLayers; l++) {
       const blk = this.blocks[l] as Block;
       const name = (h: string) => `blocks.${l}.${h}`;
-      const resid = hooks.run(name('hook_resid_pre'), x, ctx, l);
-      let attnOut = this.#attention(blk, this.#norm(resid, blk.ln1), l, rope, mask, cache, hooks, ctx);
-      attnOut = hooks.run(name('hook_attn_out'), attnOut, ctx, l);
-      const mid = hooks.run(name('hook_resid_mid'), resid.add(attnOut), ctx, l);
-      let mlpOut = this.#mlp(blk, this.#norm(mid, blk.ln2), l, hooks, ctx);
-      mlpOut = hooks.run(name('hook_mlp_out'), mlpOut, ctx, l);
-      x = hooks.run(name('hook_resid_post'), mid.add(mlpOut), ctx, l);
+      const block = (): T.Tensor => {
+        const resid = hooks.run(name('hook_resid_pre'), x, ctx, l);
+        let attnOut = this.#attention(blk, this.#norm(resid, blk.ln1), l, rope, mask, cache, hooks, ctx);
+        attnOut = hooks.run(name('hook_attn_out'), attnOut, ctx, l);
+        const mid = hooks.run(name('hook_resid_mid'), resid.add(attnOut), ctx, l);
+        let mlpOut = this.#mlp(blk, this.#norm(mid, blk.ln2), l, hooks, ctx);
+        mlpOut = hooks.run(name('hook_mlp_out'), mlpOut, ctx, l);
+        return hooks.run(name('hook_resid_post'), mid.add(mlpOut), ctx, l);
+      };
+      if (freeAsWeGo) {
+        const next = T.scope(block);
+        x.dispose();
+        x = next;
+      } else {
+        x = block();
+      }
     }
     if (cache !== undefined) cache.advance(tokenMask, allReal);
 
@@ -272,7 +301,7 @@ export class Transformer {
     if (blk.qkv !== undefined) {
       [q, k, v] = blk.qkv.forward(x).split(h * hd, 2) as [T.Tensor, T.Tensor, T.Tensor];
     } else {
-      [q, k, v] = [(blk.q as Linear).forward(x), (blk.k as Linear).forward(x), (blk.v as Linear).forward(x)];
+      [q, k, v] = (blk.qkvFused as FusedLinear).forward(x) as [T.Tensor, T.Tensor, T.Tensor];
     }
     q = q.view(b, s, h, hd).transpose(1, 2); // [b, h, s, hd]
     k = k.view(b, s, kvh, hd).transpose(1, 2); // [b, kvh, s, hd]
@@ -310,8 +339,9 @@ export class Transformer {
 
   #mlp(blk: Block, x: T.Tensor, l: number, hooks: HookSet, ctx: Omit<HookContext, 'name' | 'layer'>): T.Tensor {
     let hidden: T.Tensor;
-    if (blk.gate !== undefined) {
-      hidden = blk.gate.forward(x).silu().mul(blk.up.forward(x)); // [b, s, d_mlp]
+    if (blk.gateUpFused !== undefined) {
+      const [gate, up] = blk.gateUpFused.forward(x) as [T.Tensor, T.Tensor];
+      hidden = gate.silu().mul(up); // [b, s, d_mlp]
     } else {
       const a = blk.up.forward(x);
       hidden = this.config.activation === 'gelu' ? a.gelu('none') : a.gelu('tanh');

@@ -295,7 +295,9 @@ test('two named adapters: the frozen one gets no gradient, both add their delta 
     }
   }));
   const d = maxAbsDiff(both, logitsOf(merged));
-  assert.ok(d <= 1e-5, `output differs from base + both deltas by ${d}`);
+  // The merged copy runs q/k/v and gate/up as one product each (no adapters), the adapted model
+  // as separate products: the same sums in a different order, hence f32 rounding (≤ 1e-4, as elsewhere).
+  assert.ok(d <= 1e-4, `output differs from base + both deltas by ${d}`);
   task.setEnabled(false);
   const frozenOnly = logitsOf(model);
   task.setEnabled(true);

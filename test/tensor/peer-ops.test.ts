@@ -129,6 +129,8 @@ const CASES: Record<string, (x: X) => Tensor[]> = {
   'f32 + 0-d f64 → f32': (x) => [x.a.add(x.s64)],
   'i32 − 0.25 → f32': (x) => [x.jv.sub(0.25)],
   'rsub and scalar ops': (x) => [x.a.rsub(3), x.a.mul(-1.7), x.a.div(0.3), x.a.sub(1.25)],
+  'scalars beyond f32 range and f64 precision': (x) => [x.a.mul(1e300), x.a.add(1e-300), x.a.gt(1e300), x.a.lt(-1e300),
+    x.a64.mul(0.1), x.a64.add(1e-300), x.a.mul(0.1), x.a.eq(0.1)],
   'remainder (sign of divisor)': (x) => [x.a.mul(3).remainder(2), x.iv.remainder(4), x.a.remainder(x.pos)],
   pow: (x) => [x.pos.pow(2.5), x.pos.pow(x.a), x.iv.pow(2), x.a.pow(3)],
   'unary f32': (x) => [
