@@ -4,14 +4,18 @@ import { native } from './native.js';
 
 function withGradMode<T>(enabled: boolean, fn: () => T): T {
   const previous = native.isGradEnabled() as boolean;
+  if (previous === enabled) return checkedSync(fn());
   native.setGradEnabled(enabled);
   try {
-    const result = fn();
-    if (result instanceof Promise) throw new Error('noGrad/enableGrad: fn returned a Promise; grad-mode scopes are synchronous');
-    return result;
+    return checkedSync(fn());
   } finally {
     native.setGradEnabled(previous);
   }
+}
+
+function checkedSync<T>(result: T): T {
+  if (result instanceof Promise) throw new Error('noGrad/enableGrad: fn returned a Promise; grad-mode scopes are synchronous');
+  return result;
 }
 
 /** Runs fn with autograd recording off: nothing inside builds a graph. */
