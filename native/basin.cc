@@ -11,6 +11,7 @@
 #include <napi.h>
 #include <ATen/ATen.h>
 #include <ATen/core/LegacyTypeDispatch.h>
+#include <ATen/CPUFunctions.h>
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
 #include <torch/version.h>
@@ -296,13 +297,30 @@ struct SkipAutogradIfConstant {
   }
 };
 
-// Uniform families: one line each.
+// When no gradient is recorded and every operand is on the CPU, the common elementwise ops
+// call the CPU kernel directly (at::cpu::*, the structured kernels' public entry points, the
+// same code the dispatcher ends in): on a 16-element tensor the dispatcher is half the cost.
+bool directCpu(const at::Tensor& a, const at::Tensor* b = nullptr) {
+  if (!a.is_cpu() || (b != nullptr && !b->is_cpu())) return false;
+  return !at::GradMode::is_enabled() || !(a.requires_grad() || (b != nullptr && b->requires_grad()));
+}
+
+// Uniform families: one line each. The _CPU forms name the at::cpu kernel as well.
 #define UNARY(name, call) \
   FN(name) { BODY(const at::Tensor& a = T(info, 0); SkipAutogradIfConstant g(a); return wrap(info.Env(), call(a))); }
+#define UNARY_CPU(name, call, cpuCall) \
+  FN(name) { BODY(const at::Tensor& a = T(info, 0); if (directCpu(a)) return wrap(info.Env(), cpuCall(a)); \
+                  SkipAutogradIfConstant g(a); return wrap(info.Env(), call(a))); }
 #define BINARY(name, call) \
   FN(name) { BODY(const at::Tensor& a = T(info, 0); const at::Tensor& b = T(info, 1); SkipAutogradIfConstant g(a, &b); return wrap(info.Env(), call(a, b))); }
-#define BINARY_S(name, call) \
-  FN(name) { BODY(const at::Tensor& a = T(info, 0); const at::Tensor& s = scalarTensor(info, 1, a); SkipAutogradIfConstant g(a); return wrap(info.Env(), call(a, s))); }
+#define BINARY_CPU(name, call, cpuCall) \
+  FN(name) { BODY(const at::Tensor& a = T(info, 0); const at::Tensor& b = T(info, 1); \
+                  if (directCpu(a, &b)) return wrap(info.Env(), cpuCall(a, b)); \
+                  SkipAutogradIfConstant g(a, &b); return wrap(info.Env(), call(a, b))); }
+#define BINARY_S(name, call, cpuCall) \
+  FN(name) { BODY(const at::Tensor& a = T(info, 0); const at::Tensor& s = scalarTensor(info, 1, a); \
+                  if (directCpu(a)) return wrap(info.Env(), cpuCall(a, s)); \
+                  SkipAutogradIfConstant g(a); return wrap(info.Env(), call(a, s))); }
 #define INPLACE_T(name, method) FN(name) { BODY(T(info, 0).method(T(info, 1)); return info.Env().Undefined()); }
 #define INPLACE_S(name, method) FN(name) { BODY(T(info, 0).method(scalar(info, 1)); return info.Env().Undefined()); }
 
@@ -486,25 +504,25 @@ FN(zero_) { BODY(T(info, 0).zero_(); return info.Env().Undefined()); }
 // ---------------------------------------------------------------------------------------
 // Elementwise
 
-UNARY(neg, at::neg)
-UNARY(exp, at::exp)
-UNARY(log, at::log)
-UNARY(log1p, at::log1p)
-UNARY(sqrt, at::sqrt)
-UNARY(rsqrt, at::rsqrt)
+UNARY_CPU(neg, at::neg, at::cpu::neg)
+UNARY_CPU(exp, at::exp, at::cpu::exp)
+UNARY_CPU(log, at::log, at::cpu::log)
+UNARY_CPU(log1p, at::log1p, at::cpu::log1p)
+UNARY_CPU(sqrt, at::sqrt, at::cpu::sqrt)
+UNARY_CPU(rsqrt, at::rsqrt, at::cpu::rsqrt)
 UNARY(abs, at::abs)
-UNARY(tanh, at::tanh)
-UNARY(sigmoid, at::sigmoid)
+UNARY_CPU(tanh, at::tanh, at::cpu::tanh)
+UNARY_CPU(sigmoid, at::sigmoid, at::cpu::sigmoid)
 UNARY(relu, at::relu)
-UNARY(silu, at::silu)
-UNARY(sin, at::sin)
-UNARY(cos, at::cos)
-UNARY(erf, at::erf)
+UNARY_CPU(silu, at::silu, at::cpu::silu)
+UNARY_CPU(sin, at::sin, at::cpu::sin)
+UNARY_CPU(cos, at::cos, at::cpu::cos)
+UNARY_CPU(erf, at::erf, at::cpu::erf)
 UNARY(sign, at::sign)
 UNARY(floor, at::floor)
 UNARY(ceil, at::ceil)
 UNARY(round, at::round)
-UNARY(reciprocal, at::reciprocal)
+UNARY_CPU(reciprocal, at::reciprocal, at::cpu::reciprocal)
 UNARY(square, at::square)
 UNARY(logicalNot, at::logical_not)
 UNARY(isnan, at::isnan)
@@ -514,37 +532,38 @@ FN(softplus) { RET_T(at::softplus(T(info, 0), scalar(info, 1), scalar(info, 2)))
 
 FN(add) {  // a + alpha·b
   BODY(const at::Tensor& a = T(info, 0); const at::Tensor& b = T(info, 1); at::Scalar alpha = scalar(info, 2);
+       if (directCpu(a, &b)) return wrap(info.Env(), at::cpu::add(a, b, alpha));
        SkipAutogradIfConstant g(a, &b); return wrap(info.Env(), at::add(a, b, alpha)));
 }
-BINARY(sub, at::sub)
-BINARY(mul, at::mul)
-BINARY(div, at::div)
+BINARY_CPU(sub, at::sub, at::cpu::sub)
+BINARY_CPU(mul, at::mul, at::cpu::mul)
+BINARY_CPU(div, at::div, at::cpu::div)
 BINARY(pow, at::pow)
-BINARY(maximum, at::maximum)
-BINARY(minimum, at::minimum)
+BINARY_CPU(maximum, at::maximum, at::cpu::maximum)
+BINARY_CPU(minimum, at::minimum, at::cpu::minimum)
 BINARY(remainder, at::remainder)
-BINARY(eq, at::eq)
-BINARY(ne, at::ne)
-BINARY(lt, at::lt)
-BINARY(le, at::le)
-BINARY(gt, at::gt)
-BINARY(ge, at::ge)
+BINARY_CPU(eq, at::eq, at::cpu::eq)
+BINARY_CPU(ne, at::ne, at::cpu::ne)
+BINARY_CPU(lt, at::lt, at::cpu::lt)
+BINARY_CPU(le, at::le, at::cpu::le)
+BINARY_CPU(gt, at::gt, at::cpu::gt)
+BINARY_CPU(ge, at::ge, at::cpu::ge)
 BINARY(logicalAnd, at::logical_and)
 BINARY(logicalOr, at::logical_or)
 BINARY(logicalXor, at::logical_xor)
 
-BINARY_S(addS, at::add)
-BINARY_S(subS, at::sub)
-BINARY_S(mulS, at::mul)
-BINARY_S(divS, at::div)
+BINARY_S(addS, at::add, at::cpu::add)
+BINARY_S(subS, at::sub, at::cpu::sub)
+BINARY_S(mulS, at::mul, at::cpu::mul)
+BINARY_S(divS, at::div, at::cpu::div)
 FN(powS) { RET_T(at::pow(T(info, 0), scalar(info, 1))); }  // Scalar overload: keeps the fast paths for x², √x
-BINARY_S(remainderS, at::remainder)
-BINARY_S(eqS, at::eq)
-BINARY_S(neS, at::ne)
-BINARY_S(ltS, at::lt)
-BINARY_S(leS, at::le)
-BINARY_S(gtS, at::gt)
-BINARY_S(geS, at::ge)
+BINARY_S(remainderS, at::remainder, at::cpu::remainder)
+BINARY_S(eqS, at::eq, at::cpu::eq)
+BINARY_S(neS, at::ne, at::cpu::ne)
+BINARY_S(ltS, at::lt, at::cpu::lt)
+BINARY_S(leS, at::le, at::cpu::le)
+BINARY_S(gtS, at::gt, at::cpu::gt)
+BINARY_S(geS, at::ge, at::cpu::ge)
 FN(rsubS) { RET_T(at::rsub(T(info, 0), scalar(info, 1))); }  // s − a
 FN(scalarPow) { RET_T(at::pow(scalar(info, 0), T(info, 1))); }  // s ** a
 
