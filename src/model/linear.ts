@@ -50,7 +50,9 @@ export class Linear {
  * updates (an optimizer step, a LoRA merge) reach both. The parts stay the modules adapters
  * attach to and the parameters checkpoints name; forward runs one matrix product instead of
  * one per part whenever that gives the same result — no enabled adapter on any part, and no
- * part needing a gradient.
+ * part needing a gradient. The matrix is stored input-major ([in, Σ out] in memory, seen as
+ * [Σ out, in]): OpenBLAS runs small-batch products x·Wᵀ (decoding a batch) 10–35% faster on that
+ * layout, and matrix-vector products no slower (measured at the bench models' shapes).
  */
 export class FusedLinear {
   readonly whole: Linear;
@@ -61,7 +63,7 @@ export class FusedLinear {
     const withBias = parts.filter((p) => p.bias !== undefined).length;
     if (withBias !== 0 && withBias !== parts.length) throw new Error(`FusedLinear: ${parts.map((p) => p.path).join(', ')} must all have a bias or none`);
     this.#sizes = parts.map((p) => p.outFeatures);
-    const weight = T.keep(T.cat(parts.map((p) => p.weight), 0)); // [Σ out, in]
+    const weight = T.keep(T.scope(() => T.cat(parts.map((p) => p.weight.mT), 1).mT)); // [Σ out, in], stored input-major
     const bias = withBias === 0 ? undefined : T.keep(T.cat(parts.map((p) => p.bias as T.Tensor), 0)); // [Σ out]
     let row = 0;
     for (const p of parts) {
