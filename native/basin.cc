@@ -349,16 +349,23 @@ FN(isDisposed) { BODY(return Napi::Boolean::New(info.Env(), slotOf(info[0]) == n
 FN(liveTensorCount) { BODY(return Napi::Number::New(info.Env(), static_cast<double>(liveTensors))); }
 FN(isSameStorage) { BODY(return Napi::Boolean::New(info.Env(), T(info, 0).is_alias_of(T(info, 1)))); }
 
-// Frees the slot; a stale id (already disposed) is a no-op, so dispose is idempotent.
-FN(dispose) {
+// Frees a slot; a stale id (already disposed) is a no-op, so dispose is idempotent.
+void release(Napi::Env env, const Napi::Value& id) {
+  Slot* s = slotOf(id);
+  if (s == nullptr) return;
+  s->tensor = at::Tensor();
+  if (s->reportedBytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -s->reportedBytes);
+  s->reportedBytes = 0;
+  freeSlots.push_back(static_cast<uint32_t>(s - slots.data()));
+  liveTensors--;
+}
+FN(dispose) { BODY(release(info.Env(), info[0]); return info.Env().Undefined()); }
+// Frees every id of an array in one call (what a scope does when it ends).
+FN(disposeMany) {
   BODY({
-    Slot* s = slotOf(info[0]);
-    if (s == nullptr) return info.Env().Undefined();
-    s->tensor = at::Tensor();
-    if (s->reportedBytes != 0) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -s->reportedBytes);
-    s->reportedBytes = 0;
-    freeSlots.push_back(static_cast<uint32_t>(s - slots.data()));
-    liveTensors--;
+    if (!info[0].IsArray()) throw ArgError(argName(0) + " must be an array of tensor ids");
+    auto ids = info[0].As<Napi::Array>();
+    for (uint32_t k = 0; k < ids.Length(); k++) release(info.Env(), ids.Get(k));
     return info.Env().Undefined();
   });
 }
@@ -799,7 +806,7 @@ FN(runtimeInfo) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(shape); EXPORT(dtype); EXPORT(device); EXPORT(numel); EXPORT(isContiguous); EXPORT(isDisposed); EXPORT(liveTensorCount);
-  EXPORT(isSameStorage); EXPORT(dispose);
+  EXPORT(isSameStorage); EXPORT(dispose); EXPORT(disposeMany);
   EXPORT(fromBytes); EXPORT(toBytes); EXPORT(bytesView); EXPORT(item);
   EXPORT(empty); EXPORT(zeros); EXPORT(ones); EXPORT(full); EXPORT(arange); EXPORT(eye);
   EXPORT(randn); EXPORT(rand); EXPORT(randint); EXPORT(multinomial); EXPORT(normal_); EXPORT(uniform_); EXPORT(bernoulli);

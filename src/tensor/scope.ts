@@ -3,11 +3,15 @@
 // Outside any scope, tensors live until dispose() or garbage collection (the finalizer is a
 // backstop that also tells V8 how much native memory each tensor holds).
 
+import { native } from './native.js';
+
 export interface Disposable {
   dispose(): void;
   readonly disposed: boolean;
   /** Called when the object outlives every scope: it must arrange its own release (GC backstop). */
   escape(): void;
+  /** A native id that disposeMany may free with others (nothing else to undo), or undefined. */
+  readonly batchHandle?: number | undefined;
 }
 
 const frames: Disposable[][] = [];
@@ -58,15 +62,19 @@ export function scope<T>(fn: () => T): T {
   const survivors = new Set<Disposable>();
   visit(result, (t) => survivors.add(t));
   const parent = frames[frames.length - 1];
+  const batch: number[] = []; // freed in one native call: a scope ends with hundreds of these
   for (const t of frame) {
     if (kept.has(t)) continue;
     if (survivors.has(t)) {
       if (parent !== undefined) parent.push(t);
       else t.escape();
     } else {
-      t.dispose();
+      const id = t.batchHandle;
+      if (id !== undefined) batch.push(id);
+      else t.dispose();
     }
   }
+  if (batch.length > 0) native.disposeMany(batch);
   return result;
 }
 

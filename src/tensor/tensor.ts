@@ -90,6 +90,9 @@ export class Tensor implements Disposable {
     release.register(this, this.handle, this);
     this.#registered = true;
   }
+  get batchHandle(): Handle | undefined {
+    return this.#registered ? undefined : this.handle;
+  }
   get disposed(): boolean {
     return native.isDisposed(this.handle) as boolean;
   }
