@@ -296,10 +296,13 @@ Napi::Value guarded(const Napi::CallbackInfo& info, F&& body) {
 // layer (which would only decide to record nothing): a third of a small op's cost. Only
 // out-of-place ops use this; in-place ops and views always take the full path, so version
 // counters and view tracking stay exact.
+bool recordsNoGradient(const at::Tensor& a, const at::Tensor* b = nullptr) {
+  return !at::GradMode::is_enabled() || !(a.requires_grad() || (b != nullptr && b->requires_grad()));
+}
 struct SkipAutogradIfConstant {
   c10::optional<at::AutoDispatchBelowAutograd> guard;
   explicit SkipAutogradIfConstant(const at::Tensor& a, const at::Tensor* b = nullptr) {
-    if (!at::GradMode::is_enabled() || !(a.requires_grad() || (b != nullptr && b->requires_grad()))) guard.emplace();
+    if (recordsNoGradient(a, b)) guard.emplace();
   }
 };
 
@@ -307,8 +310,7 @@ struct SkipAutogradIfConstant {
 // call the CPU kernel directly (at::cpu::*, the structured kernels' public entry points, the
 // same code the dispatcher ends in): on a 16-element tensor the dispatcher is half the cost.
 bool directCpu(const at::Tensor& a, const at::Tensor* b = nullptr) {
-  if (!a.is_cpu() || (b != nullptr && !b->is_cpu())) return false;
-  return !at::GradMode::is_enabled() || !(a.requires_grad() || (b != nullptr && b->requires_grad()));
+  return a.is_cpu() && (b == nullptr || b->is_cpu()) && recordsNoGradient(a, b);
 }
 
 // Uniform families: one line each. The _CPU forms name the at::cpu kernel as well.
