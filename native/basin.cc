@@ -14,11 +14,13 @@
 #include <ATen/CPUFunctions.h>
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
+#include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/version.h>
 
 #include <cmath>
 #include <dlfcn.h>
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -50,6 +52,20 @@ std::vector<uint32_t> freeSlots;
 int64_t liveTensors = 0;
 
 const napi_type_tag kGeneratorTag = {0x6261736e67656e65ULL, 0x7261746f72303031ULL};
+
+// A linear layer's weight packed once by XNNPACK (libtorch's `prepacked::linear_clamp_*` ops)
+// for products with few rows. The context holds the packed copy (and a reference to the
+// weight it came from); the version counters tell when an in-place update (an optimizer step, a
+// LoRA merge) has made the copy stale.
+struct PackedLinearHandle {
+  c10::IValue context;
+  c10::VariableVersion weightVersion, biasVersion;
+  uint32_t weightAt = 0, biasAt = 0;
+  bool hasBias = false;
+  int64_t inFeatures = 0;
+  int64_t reportedBytes = 0;
+};
+const napi_type_tag kPackedLinearTag = {0x6261736e7061636bULL, 0x65646c696e303031ULL};
 
 // The bytes a new handle makes V8 account for: its storage's, when the handle is that
 // storage's only owner (a fresh result). Views, splits and shared storages report nothing, or
@@ -653,6 +669,123 @@ BINARY(bmm, at::bmm)
 BINARY(outer, at::outer)
 FN(addmm) { RET_T(at::addmm(T(info, 0), T(info, 1), T(info, 2), scalar(info, 3), scalar(info, 4))); }
 FN(linear) { RET_T(at::linear(T(info, 0), T(info, 1), optT(info, 2))); }
+
+// Prepacked linear layers: the weight packed once, then every small product reuses the packed
+// copy instead of repacking the whole matrix per call as BLAS does (the cost of a decode step).
+const c10::OperatorHandle* xnnpackOp(const char* name) {
+  auto op = c10::Dispatcher::singleton().findSchema({name, ""});
+  return op ? new c10::OperatorHandle(*op) : nullptr;  // kept for the process's life
+}
+const c10::OperatorHandle* packOp() { static const c10::OperatorHandle* op = xnnpackOp("prepacked::linear_clamp_prepack"); return op; }
+const c10::OperatorHandle* runOp() { static const c10::OperatorHandle* op = xnnpackOp("prepacked::linear_clamp_run"); return op; }
+
+// The packing op's result (an XNNPACK context) for a weight and optional bias, with the context
+// told to drop its reference to the weight it was given (kept only for unpacking, which basin
+// never does; for a view such as a fused matrix it would pin a contiguous copy).
+c10::IValue packWeights(const at::Tensor& w, const c10::optional<at::Tensor>& b) {
+  at::NoGradGuard noGrad;
+  at::Context& ctx = at::globalContext();
+  bool release = ctx.releaseWeightsWhenPrepacking();
+  ctx.setReleaseWeightsWhenPrepacking(true);
+  torch::jit::Stack stack;
+  stack.emplace_back(w.detach());
+  stack.emplace_back(b ? c10::IValue(b->detach()) : c10::IValue());
+  stack.emplace_back();  // output_min
+  stack.emplace_back();  // output_max
+  try {
+    packOp()->callBoxed(&stack);
+  } catch (...) {
+    ctx.setReleaseWeightsWhenPrepacking(release);
+    throw;
+  }
+  ctx.setReleaseWeightsWhenPrepacking(release);
+  return std::move(stack.at(0));
+}
+
+at::Tensor runPacked(const at::Tensor& x, const c10::IValue& context) {
+  torch::jit::Stack stack;
+  stack.emplace_back(x);
+  stack.emplace_back(context);
+  runOp()->callBoxed(&stack);
+  return stack.at(0).toTensor();
+}
+
+FN(packedLinearAvailable) { BODY(return Napi::Boolean::New(info.Env(), packOp() != nullptr && runOp() != nullptr)); }
+
+PackedLinearHandle* packedArg(const Napi::CallbackInfo& info, size_t i) {
+  bool tagged = false;
+  if (info[i].IsExternal()) napi_check_object_type_tag(info.Env(), info[i], &kPackedLinearTag, &tagged);
+  if (!tagged) throw ArgError(argName(i) + " must be a PackedLinear");
+  PackedLinearHandle* p = info[i].As<Napi::External<PackedLinearHandle>>().Data();
+  if (p->context.isNone()) throw ArgError(argName(i) + ": PackedLinear was disposed");
+  return p;
+}
+
+// (weight [out, in] f32 CPU, bias [out]?) -> PackedLinear
+FN(packLinear) {
+  BODY({
+    if (packOp() == nullptr) throw std::runtime_error("packLinear: this libtorch has no XNNPACK prepacked ops (packedLinearAvailable() is false)");
+    const at::Tensor& w = T(info, 0);
+    c10::optional<at::Tensor> b = optT(info, 1);
+    if (w.dim() != 2 || w.scalar_type() != at::kFloat || !w.is_cpu())
+      throw ArgError("packLinear: the weight must be a 2-D f32 CPU tensor, got " + std::string(c10::toString(w.scalar_type())) + " with " + std::to_string(w.dim()) + " dims on " + w.device().str());
+    auto* p = new PackedLinearHandle{};
+    p->weightVersion = w.unsafeGetTensorImpl()->version_counter();
+    p->weightAt = p->weightVersion.current_version();
+    p->hasBias = b.has_value();
+    if (b) {
+      p->biasVersion = b->unsafeGetTensorImpl()->version_counter();
+      p->biasAt = p->biasVersion.current_version();
+    }
+    p->inFeatures = w.size(1);
+    std::unique_ptr<PackedLinearHandle> owned(p);
+    p->context = packWeights(w, b);
+    owned.release();
+    p->reportedBytes = static_cast<int64_t>(w.nbytes());  // the packed copy is about the weight's size
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), p->reportedBytes);
+    auto ext = Napi::External<PackedLinearHandle>::New(info.Env(), p, [](Napi::Env env, PackedLinearHandle* q) {
+      Napi::MemoryManagement::AdjustExternalMemory(env, -q->reportedBytes);
+      delete q;
+    });
+    napi_type_tag_object(info.Env(), ext, &kPackedLinearTag);
+    return ext;
+  });
+}
+
+// Frees the packed copy now (the GC would, later).
+FN(disposePackedLinear) {
+  BODY({
+    PackedLinearHandle* p = packedArg(info, 0);
+    p->context = c10::IValue();
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -p->reportedBytes);
+    p->reportedBytes = 0;
+    return info.Env().Undefined();
+  });
+}
+
+bool packStale(const PackedLinearHandle* p) {
+  return p->weightVersion.current_version() != p->weightAt || (p->hasBias && p->biasVersion.current_version() != p->biasAt);
+}
+// Whether the weight or bias changed in place since packing.
+FN(packedLinearStale) { BODY(return Napi::Boolean::New(info.Env(), packStale(packedArg(info, 0)))); }
+
+// (x [..., in], PackedLinear, weight, bias?) -> x·Wᵀ + b [..., out], where weight and bias are
+// the tensors that were packed; or undefined when the packed copy cannot answer: a gradient
+// would be recorded, x is not an f32 CPU tensor, or the weight or bias changed in place since
+// packing (the caller then repacks or takes the ordinary path).
+FN(packedLinear) {
+  BODY({
+    const at::Tensor& x = T(info, 0);
+    PackedLinearHandle* p = packedArg(info, 1);
+    const at::Tensor& w = T(info, 2);
+    c10::optional<at::Tensor> b = optT(info, 3);
+    bool stale = packStale(p);
+    bool needsGradient = !recordsNoGradient(x, &w) || (b && !recordsNoGradient(*b));
+    if (stale || needsGradient || x.scalar_type() != at::kFloat || !x.is_cpu() || x.dim() == 0 || x.size(-1) != p->inFeatures)
+      return info.Env().Undefined();
+    return wrap(info.Env(), runPacked(x, p->context));
+  });
+}
 FN(einsum) { RET_T(at::einsum(str(info, 0), tensorList(info, 1))); }
 
 // ---------------------------------------------------------------------------------------
@@ -828,6 +961,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(argmax); EXPORT(argmin); EXPORT(logsumexp); EXPORT(norm); EXPORT(var); EXPORT(std); EXPORT(cumsum);
   EXPORT(any); EXPORT(all);
   EXPORT(matmul); EXPORT(bmm); EXPORT(outer); EXPORT(addmm); EXPORT(linear); EXPORT(einsum);
+  EXPORT(packedLinearAvailable); EXPORT(packLinear); EXPORT(packedLinear); EXPORT(packedLinearStale); EXPORT(disposePackedLinear);
   EXPORT(softmax); EXPORT(logSoftmax); EXPORT(layerNorm); EXPORT(embedding); EXPORT(crossEntropy);
   EXPORT(cosineSimilarity); EXPORT(dropout); EXPORT(scaledDotProductAttention);
   EXPORT(indexSelect); EXPORT(gather); EXPORT(scatterAdd); EXPORT(scatter); EXPORT(indexAdd);

@@ -7,6 +7,7 @@ export * from './functional.js';
 export { scope, keep, unkeep, scopeDepth } from './scope.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd.js';
 export { Generator, manualSeed } from './random.js';
+export { PackedLinear } from './packed-linear.js';
 import { initThreads as initThreadsAtLoad } from "./runtime.js";
 initThreadsAtLoad();
 export { setNumThreads, getNumThreads, cuda, runtimeInfo, describeRuntime, initThreads, liveTensors, type RuntimeInfo } from './runtime.js';
