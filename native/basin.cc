@@ -67,10 +67,11 @@ struct PackedLinearHandle {
 };
 const napi_type_tag kPackedLinearTag = {0x6261736e7061636bULL, 0x65646c696e303031ULL};
 
-// The bytes a new handle makes V8 account for: its storage's, when the handle is that
-// storage's only owner (a fresh result). Views, splits and shared storages report nothing, or
-// V8 would count one buffer many times over and run full collections for memory that is not
-// there (measured: a third of a prefill's time went to such collections).
+// The bytes a handle makes V8 account for once it is left to the garbage collector: its
+// storage's, when the handle is that storage's only owner. Views, splits and shared storages
+// report nothing, or V8 would count one buffer many times over. Tensors that scopes or
+// dispose() free report nothing either: V8 needs to know only about memory that waits for a
+// collection, and reporting every temporary ran several full collections per forward pass.
 int64_t storageBytes(const at::Tensor& t) {
   if (!t.defined() || !t.has_storage()) return 0;
   const c10::Storage& storage = t.storage();
@@ -90,10 +91,8 @@ Napi::Value wrap(Napi::Env env, at::Tensor t) {
   }
   Slot& s = slots[index];
   s.generation = (s.generation + 1) & 0x1fffffff;
-  s.reportedBytes = storageBytes(t);
+  s.reportedBytes = 0;
   s.tensor = std::move(t);
-  if (s.reportedBytes >= 65536) Napi::MemoryManagement::AdjustExternalMemory(env, s.reportedBytes);
-  else s.reportedBytes = 0;
   liveTensors++;
   return Napi::Number::New(env, static_cast<double>(index) + static_cast<double>(s.generation) * kSlotSpan);
 }
@@ -378,6 +377,19 @@ void release(Napi::Env env, const Napi::Value& id) {
   liveTensors--;
 }
 FN(dispose) { BODY(release(info.Env(), info[0]); return info.Env().Undefined()); }
+// Tells V8 about a tensor's memory when its release is left to the garbage collector.
+FN(reportToGc) {
+  BODY({
+    Slot* s = slotOf(info[0]);
+    if (s == nullptr || s->reportedBytes != 0) return info.Env().Undefined();
+    int64_t bytes = storageBytes(s->tensor);
+    if (bytes >= 65536) {
+      s->reportedBytes = bytes;
+      Napi::MemoryManagement::AdjustExternalMemory(info.Env(), bytes);
+    }
+    return info.Env().Undefined();
+  });
+}
 // Frees every id of an array in one call (what a scope does when it ends).
 FN(disposeMany) {
   BODY({
@@ -941,7 +953,7 @@ FN(runtimeInfo) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(shape); EXPORT(dtype); EXPORT(device); EXPORT(numel); EXPORT(isContiguous); EXPORT(isDisposed); EXPORT(liveTensorCount);
-  EXPORT(isSameStorage); EXPORT(dispose); EXPORT(disposeMany);
+  EXPORT(isSameStorage); EXPORT(dispose); EXPORT(disposeMany); EXPORT(reportToGc);
   EXPORT(fromBytes); EXPORT(toBytes); EXPORT(bytesView); EXPORT(item);
   EXPORT(empty); EXPORT(zeros); EXPORT(ones); EXPORT(full); EXPORT(arange); EXPORT(eye);
   EXPORT(randn); EXPORT(rand); EXPORT(randint); EXPORT(multinomial); EXPORT(normal_); EXPORT(uniform_); EXPORT(bernoulli);

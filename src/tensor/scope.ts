@@ -63,11 +63,12 @@ export function scope<T>(fn: () => T): T {
   visit(result, (t) => survivors.add(t));
   const parent = frames[frames.length - 1];
   const batch: number[] = []; // freed in one native call: a scope ends with hundreds of these
+  const escaping: Disposable[] = [];
   for (const t of frame) {
     if (kept.has(t)) continue;
     if (survivors.has(t)) {
       if (parent !== undefined) parent.push(t);
-      else t.escape();
+      else escaping.push(t);
     } else {
       const id = t.batchHandle;
       if (id !== undefined) batch.push(id);
@@ -75,6 +76,8 @@ export function scope<T>(fn: () => T): T {
     }
   }
   if (batch.length > 0) native.disposeMany(batch);
+  // After the frees: a survivor that is a view of a freed temporary then owns its storage alone.
+  for (const t of escaping) t.escape();
   return result;
 }
 

@@ -88,6 +88,7 @@ export class Tensor implements Disposable {
   escape(): void {
     if (this.#registered) return;
     release.register(this, this.handle, this);
+    native.reportToGc(this.handle); // so that V8 weighs the native memory waiting on it
     this.#registered = true;
   }
   get batchHandle(): Handle | undefined {
