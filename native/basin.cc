@@ -15,6 +15,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
 #include <ATen/core/dispatch/Dispatcher.h>
+#include <c10/core/CPUAllocator.h>
 #include <torch/version.h>
 
 #include <cmath>
@@ -118,8 +119,8 @@ std::string argName(size_t i) { return "argument " + std::to_string(i); }
 
 // The slot an id names, or nullptr when the id is stale (disposed) or not an id at all.
 Slot* slotOf(const Napi::Value& v) {
-  if (!v.IsNumber()) return nullptr;
-  double id = v.As<Napi::Number>().DoubleValue();
+  double id;
+  if (napi_get_value_double(v.Env(), v, &id) != napi_ok) return nullptr;  // not a number (one N-API call, not two)
   if (!(id >= 0) || id >= 9007199254740992.0 || std::floor(id) != id) return nullptr;
   double gen = std::floor(id / kSlotSpan);
   size_t index = static_cast<size_t>(id - gen * kSlotSpan);
@@ -129,16 +130,19 @@ Slot* slotOf(const Napi::Value& v) {
   return &s;
 }
 
-const at::Tensor& tensorAt(const Napi::CallbackInfo& info, const Napi::Value& v, const std::string& what) {
+// `what` names the argument in errors; it is called only on failure (building the name on
+// every call was a measurable part of a small op).
+template <typename Name>
+const at::Tensor& tensorAt(const Napi::Value& v, Name&& what) {
   Slot* s = slotOf(v);
   if (s == nullptr) {
-    if (v.IsNumber()) throw ArgError(what + ": tensor was disposed; it cannot be used after dispose()");
-    throw ArgError(what + " must be a Tensor");
+    if (v.IsNumber()) throw ArgError(what() + ": tensor was disposed; it cannot be used after dispose()");
+    throw ArgError(what() + " must be a Tensor");
   }
   return s->tensor;
 }
 
-const at::Tensor& T(const Napi::CallbackInfo& info, size_t i) { return tensorAt(info, info[i], argName(i)); }
+const at::Tensor& T(const Napi::CallbackInfo& info, size_t i) { return tensorAt(info[i], [i] { return argName(i); }); }
 
 c10::optional<at::Tensor> optT(const Napi::CallbackInfo& info, size_t i) {
   if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return c10::nullopt;
@@ -245,7 +249,7 @@ std::vector<at::Tensor> tensorList(const Napi::CallbackInfo& info, size_t i) {
   std::vector<at::Tensor> out;
   out.reserve(arr.Length());
   for (uint32_t k = 0; k < arr.Length(); k++) {
-    out.push_back(tensorAt(info, arr.Get(k), argName(i) + "[" + std::to_string(k) + "]"));
+    out.push_back(tensorAt(arr.Get(k), [i, k] { return argName(i) + "[" + std::to_string(k) + "]"; }));
   }
   return out;
 }
@@ -328,11 +332,79 @@ bool directCpu(const at::Tensor& a, const at::Tensor* b = nullptr) {
   return a.is_cpu() && (b == nullptr || b->is_cpu()) && recordsNoGradient(a, b);
 }
 
-// Uniform families: one line each. The _CPU forms name the at::cpu kernel as well.
+// ---------------------------------------------------------------------------------------
+// Recycled outputs
+//
+// In a chain of small elementwise ops, allocating each result (a TensorImpl, its storage, its
+// memory) costs as much as the arithmetic. So a freed small CPU tensor that nothing else
+// references waits in a pool, and the next dtype-preserving elementwise op of that dtype and
+// size writes into it with ATen's `_out` kernel instead of allocating: the same values in the
+// same contiguous layout. The pool is bounded (count and bytes).
+namespace recycled {
+constexpr int64_t kMaxNumel = 1024;
+constexpr size_t kMaxCount = 4096;
+constexpr size_t kMaxBytes = 4 << 20;
+std::unordered_map<uint64_t, std::vector<at::Tensor>> pool;  // by (dtype, numel)
+size_t count = 0, bytes = 0;
+
+uint64_t key(at::ScalarType dtype, int64_t numel) { return (static_cast<uint64_t>(dtype) << 32) | static_cast<uint64_t>(numel); }
+
+// Whether an op on a (and b) may write into a recycled tensor: a small contiguous floating CPU
+// tensor, b of its dtype, contiguous, with a's shape or none (a scalar): the result then has
+// a's dtype, shape and layout.
+bool fits(const at::Tensor& a, const at::Tensor* b) {
+  if (a.numel() == 0 || a.numel() > kMaxNumel || !at::isFloatingType(a.scalar_type()) || !a.is_contiguous()) return false;
+  return b == nullptr || (b->scalar_type() == a.scalar_type() && b->is_contiguous() && (b->dim() == 0 || b->sizes().equals(a.sizes())));
+}
+
+// A pooled tensor shaped like a, or an undefined tensor when none is free.
+at::Tensor take(const at::Tensor& a) {
+  auto it = pool.find(key(a.scalar_type(), a.numel()));
+  if (it == pool.end() || it->second.empty()) return at::Tensor();
+  at::Tensor t = std::move(it->second.back());
+  it->second.pop_back();
+  count--;
+  bytes -= t.nbytes();
+  t.unsafeGetTensorImpl()->set_sizes_contiguous(a.sizes());
+  return t;
+}
+
+// Keeps t (moved from) for reuse when nothing else can see it: the last reference to a plain
+// small CPU tensor with no autograd state and its own memory from the CPU allocator (no views,
+// no byte views, no borrowed memory). Otherwise t is left as it was.
+void offer(at::Tensor&& t) {
+  if (count >= kMaxCount || !t.defined() || !t.is_cpu() || t.numel() == 0 || t.numel() > kMaxNumel) return;
+  if (!at::isFloatingType(t.scalar_type()) || !t.is_contiguous() || t.storage_offset() != 0 || t.use_count() != 1) return;
+  if (t.unsafeGetTensorImpl()->autograd_meta() != nullptr) return;
+  const c10::Storage& storage = t.storage();
+  if (storage.use_count() != 1 || storage.allocator() != c10::GetCPUAllocator() || storage.nbytes() != t.nbytes()) return;
+  if (bytes + t.nbytes() > kMaxBytes) return;
+  bytes += t.nbytes();
+  count++;
+  pool[key(t.scalar_type(), t.numel())].push_back(std::move(t));
+}
+}  // namespace recycled
+
+// An elementwise CPU result: written into a recycled tensor when one fits (into), else fresh.
+template <typename Into, typename Fresh>
+at::Tensor recycledOr(const at::Tensor& a, const at::Tensor* b, Into&& into, Fresh&& fresh) {
+  if (recycled::fits(a, b)) {
+    at::Tensor out = recycled::take(a);
+    if (out.defined()) {
+      into(out);
+      return out;
+    }
+  }
+  return fresh();
+}
+
+// Uniform families: one line each. The _CPU forms name the at::cpu kernel as well; the _ARITH
+// forms (results of the operands' dtype) also write into recycled tensors via its _out form.
 #define UNARY(name, call) \
   FN(name) { BODY(const at::Tensor& a = T(info, 0); SkipAutogradIfConstant g(a); return wrap(info.Env(), call(a))); }
-#define UNARY_CPU(name, call, cpuCall) \
-  FN(name) { BODY(const at::Tensor& a = T(info, 0); if (directCpu(a)) return wrap(info.Env(), cpuCall(a)); \
+#define UNARY_CPU_ARITH(name, call, cpuCall) \
+  FN(name) { BODY(const at::Tensor& a = T(info, 0); \
+                  if (directCpu(a)) return wrap(info.Env(), recycledOr(a, nullptr, [&](at::Tensor& o) { cpuCall##_out(o, a); }, [&] { return cpuCall(a); })); \
                   SkipAutogradIfConstant g(a); return wrap(info.Env(), call(a))); }
 #define BINARY(name, call) \
   FN(name) { BODY(const at::Tensor& a = T(info, 0); const at::Tensor& b = T(info, 1); SkipAutogradIfConstant g(a, &b); return wrap(info.Env(), call(a, b))); }
@@ -340,9 +412,17 @@ bool directCpu(const at::Tensor& a, const at::Tensor* b = nullptr) {
   FN(name) { BODY(const at::Tensor& a = T(info, 0); const at::Tensor& b = T(info, 1); \
                   if (directCpu(a, &b)) return wrap(info.Env(), cpuCall(a, b)); \
                   SkipAutogradIfConstant g(a, &b); return wrap(info.Env(), call(a, b))); }
+#define BINARY_CPU_ARITH(name, call, cpuCall) \
+  FN(name) { BODY(const at::Tensor& a = T(info, 0); const at::Tensor& b = T(info, 1); \
+                  if (directCpu(a, &b)) return wrap(info.Env(), recycledOr(a, &b, [&](at::Tensor& o) { cpuCall##_out(o, a, b); }, [&] { return cpuCall(a, b); })); \
+                  SkipAutogradIfConstant g(a, &b); return wrap(info.Env(), call(a, b))); }
 #define BINARY_S(name, call, cpuCall) \
   FN(name) { BODY(const at::Tensor& a = T(info, 0); const at::Tensor& s = scalarTensor(info, 1, a); \
                   if (directCpu(a)) return wrap(info.Env(), cpuCall(a, s)); \
+                  SkipAutogradIfConstant g(a); return wrap(info.Env(), call(a, s))); }
+#define BINARY_S_ARITH(name, call, cpuCall) \
+  FN(name) { BODY(const at::Tensor& a = T(info, 0); const at::Tensor& s = scalarTensor(info, 1, a); \
+                  if (directCpu(a)) return wrap(info.Env(), recycledOr(a, &s, [&](at::Tensor& o) { cpuCall##_out(o, a, s); }, [&] { return cpuCall(a, s); })); \
                   SkipAutogradIfConstant g(a); return wrap(info.Env(), call(a, s))); }
 #define INPLACE_T(name, method) FN(name) { BODY(T(info, 0).method(T(info, 1)); return info.Env().Undefined()); }
 #define INPLACE_S(name, method) FN(name) { BODY(T(info, 0).method(scalar(info, 1)); return info.Env().Undefined()); }
@@ -370,6 +450,7 @@ FN(isSameStorage) { BODY(return Napi::Boolean::New(info.Env(), T(info, 0).is_ali
 void release(Napi::Env env, const Napi::Value& id) {
   Slot* s = slotOf(id);
   if (s == nullptr) return;
+  recycled::offer(std::move(s->tensor));
   s->tensor = at::Tensor();
   if (s->reportedBytes != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -s->reportedBytes);
   s->reportedBytes = 0;
@@ -547,25 +628,25 @@ FN(zero_) { BODY(T(info, 0).zero_(); return info.Env().Undefined()); }
 // ---------------------------------------------------------------------------------------
 // Elementwise
 
-UNARY_CPU(neg, at::neg, at::cpu::neg)
-UNARY_CPU(exp, at::exp, at::cpu::exp)
-UNARY_CPU(log, at::log, at::cpu::log)
-UNARY_CPU(log1p, at::log1p, at::cpu::log1p)
-UNARY_CPU(sqrt, at::sqrt, at::cpu::sqrt)
-UNARY_CPU(rsqrt, at::rsqrt, at::cpu::rsqrt)
+UNARY_CPU_ARITH(neg, at::neg, at::cpu::neg)
+UNARY_CPU_ARITH(exp, at::exp, at::cpu::exp)
+UNARY_CPU_ARITH(log, at::log, at::cpu::log)
+UNARY_CPU_ARITH(log1p, at::log1p, at::cpu::log1p)
+UNARY_CPU_ARITH(sqrt, at::sqrt, at::cpu::sqrt)
+UNARY_CPU_ARITH(rsqrt, at::rsqrt, at::cpu::rsqrt)
 UNARY(abs, at::abs)
-UNARY_CPU(tanh, at::tanh, at::cpu::tanh)
-UNARY_CPU(sigmoid, at::sigmoid, at::cpu::sigmoid)
+UNARY_CPU_ARITH(tanh, at::tanh, at::cpu::tanh)
+UNARY_CPU_ARITH(sigmoid, at::sigmoid, at::cpu::sigmoid)
 UNARY(relu, at::relu)
-UNARY_CPU(silu, at::silu, at::cpu::silu)
-UNARY_CPU(sin, at::sin, at::cpu::sin)
-UNARY_CPU(cos, at::cos, at::cpu::cos)
-UNARY_CPU(erf, at::erf, at::cpu::erf)
+UNARY_CPU_ARITH(silu, at::silu, at::cpu::silu)
+UNARY_CPU_ARITH(sin, at::sin, at::cpu::sin)
+UNARY_CPU_ARITH(cos, at::cos, at::cpu::cos)
+UNARY_CPU_ARITH(erf, at::erf, at::cpu::erf)
 UNARY(sign, at::sign)
 UNARY(floor, at::floor)
 UNARY(ceil, at::ceil)
 UNARY(round, at::round)
-UNARY_CPU(reciprocal, at::reciprocal, at::cpu::reciprocal)
+UNARY_CPU_ARITH(reciprocal, at::reciprocal, at::cpu::reciprocal)
 UNARY(square, at::square)
 UNARY(logicalNot, at::logical_not)
 UNARY(isnan, at::isnan)
@@ -575,15 +656,15 @@ FN(softplus) { RET_T(at::softplus(T(info, 0), scalar(info, 1), scalar(info, 2)))
 
 FN(add) {  // a + alpha·b
   BODY(const at::Tensor& a = T(info, 0); const at::Tensor& b = T(info, 1); at::Scalar alpha = scalar(info, 2);
-       if (directCpu(a, &b)) return wrap(info.Env(), at::cpu::add(a, b, alpha));
+       if (directCpu(a, &b)) return wrap(info.Env(), recycledOr(a, &b, [&](at::Tensor& o) { at::cpu::add_out(o, a, b, alpha); }, [&] { return at::cpu::add(a, b, alpha); }));
        SkipAutogradIfConstant g(a, &b); return wrap(info.Env(), at::add(a, b, alpha)));
 }
-BINARY_CPU(sub, at::sub, at::cpu::sub)
-BINARY_CPU(mul, at::mul, at::cpu::mul)
-BINARY_CPU(div, at::div, at::cpu::div)
+BINARY_CPU_ARITH(sub, at::sub, at::cpu::sub)
+BINARY_CPU_ARITH(mul, at::mul, at::cpu::mul)
+BINARY_CPU_ARITH(div, at::div, at::cpu::div)
 BINARY(pow, at::pow)
-BINARY_CPU(maximum, at::maximum, at::cpu::maximum)
-BINARY_CPU(minimum, at::minimum, at::cpu::minimum)
+BINARY_CPU_ARITH(maximum, at::maximum, at::cpu::maximum)
+BINARY_CPU_ARITH(minimum, at::minimum, at::cpu::minimum)
 BINARY(remainder, at::remainder)
 BINARY_CPU(eq, at::eq, at::cpu::eq)
 BINARY_CPU(ne, at::ne, at::cpu::ne)
@@ -595,12 +676,12 @@ BINARY(logicalAnd, at::logical_and)
 BINARY(logicalOr, at::logical_or)
 BINARY(logicalXor, at::logical_xor)
 
-BINARY_S(addS, at::add, at::cpu::add)
-BINARY_S(subS, at::sub, at::cpu::sub)
-BINARY_S(mulS, at::mul, at::cpu::mul)
-BINARY_S(divS, at::div, at::cpu::div)
+BINARY_S_ARITH(addS, at::add, at::cpu::add)
+BINARY_S_ARITH(subS, at::sub, at::cpu::sub)
+BINARY_S_ARITH(mulS, at::mul, at::cpu::mul)
+BINARY_S_ARITH(divS, at::div, at::cpu::div)
 FN(powS) { RET_T(at::pow(T(info, 0), scalar(info, 1))); }  // Scalar overload: keeps the fast paths for x², √x
-BINARY_S(remainderS, at::remainder, at::cpu::remainder)
+BINARY_S_ARITH(remainderS, at::remainder, at::cpu::remainder)
 BINARY_S(eqS, at::eq, at::cpu::eq)
 BINARY_S(neS, at::ne, at::cpu::ne)
 BINARY_S(ltS, at::lt, at::cpu::lt)
@@ -849,7 +930,7 @@ c10::List<c10::optional<at::Tensor>> indexList(const Napi::CallbackInfo& info, s
       out.push_back(c10::nullopt);
       continue;
     }
-    out.push_back(tensorAt(info, v, argName(i) + "[" + std::to_string(k) + "]"));
+    out.push_back(tensorAt(v, [i, k] { return argName(i) + "[" + std::to_string(k) + "]"; }));
   }
   return out;
 }
