@@ -75,7 +75,7 @@ export function scope<T>(fn: () => T): T {
       else t.dispose();
     }
   }
-  if (batch.length > 0) native.disposeMany(batch);
+  if (batch.length > 0) native.disposeMany(Float64Array.from(batch));
   // After the frees: a survivor that is a view of a freed temporary then owns its storage alone.
   for (const t of escaping) t.escape();
   return result;
