@@ -154,8 +154,9 @@ c10::optional<at::Tensor> optT(const Napi::CallbackInfo& info, size_t i) {
 }
 
 double num(const Napi::CallbackInfo& info, size_t i) {
-  if (!info[i].IsNumber()) throw ArgError(argName(i) + " must be a number");
-  return info[i].As<Napi::Number>().DoubleValue();
+  double d;
+  if (napi_get_value_double(info.Env(), info[i], &d) != napi_ok) throw ArgError(argName(i) + " must be a number");
+  return d;
 }
 
 int64_t int64(const Napi::CallbackInfo& info, size_t i) {
@@ -178,8 +179,11 @@ std::string str(const Napi::CallbackInfo& info, size_t i) {
 // A JS number becomes an integral Scalar when it holds an integer, so that `intTensor + 2`
 // stays integral as in Python, and a floating Scalar otherwise.
 at::Scalar scalar(const Napi::CallbackInfo& info, size_t i) {
-  if (info[i].IsBoolean()) return at::Scalar(info[i].As<Napi::Boolean>().Value());
-  double d = num(info, i);
+  double d;
+  if (napi_get_value_double(info.Env(), info[i], &d) != napi_ok) {
+    if (info[i].IsBoolean()) return at::Scalar(info[i].As<Napi::Boolean>().Value());
+    throw ArgError(argName(i) + " must be a number");
+  }
   if (std::isfinite(d) && std::floor(d) == d && std::fabs(d) <= 9007199254740991.0)
     return at::Scalar(static_cast<int64_t>(d));
   return at::Scalar(d);
