@@ -7,6 +7,9 @@
 //   c10::Error and std::exception into JS Errors carrying libtorch's message, and argument
 //   checks throw TypeErrors naming the argument.
 // - A tensor crosses to JS as a numeric id into a slot table (see Handles below).
+// - The only state kept here is memory bookkeeping that must sit next to the tensors: the slot
+//   table, small freed tensors kept for reuse as outputs (Recycled outputs), and packed weights
+//   (PackedLinearHandle). Each is described where it is defined.
 
 #include <napi.h>
 #include <ATen/ATen.h>
