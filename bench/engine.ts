@@ -1,5 +1,5 @@
 // `npm run bench -- engine`: the tensor engine against PyTorch eager, same shapes, seeds and
-// thread count, in one invocation: three alternating rounds of peer then ours, each figure the
+// thread count, in one invocation: five alternating rounds of peer then ours, each figure the
 // median of its side's rounds (each round's figure itself a median of trials); ratio = peer / ours
 // (> 1: basin faster).
 
@@ -63,7 +63,7 @@ function ours(threads: number): Record<string, { unit: string; value: number }> 
 const GOALS: Record<string, number> = { matmul_1024: 0.95, matmul_2048: 0.95, op_overhead: 2, mlp_train_step: 1.0 };
 
 /** Rounds of (peer, ours): each side's figure is its median over rounds, so slow drift in the machine's load hits both. */
-const ROUNDS = 3;
+const ROUNDS = 5;
 
 export function engineSuite(): BenchLine[] {
   const threads = T.getNumThreads();
