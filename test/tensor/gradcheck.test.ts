@@ -222,6 +222,11 @@ const attention: Case[] = [
     fn: (q, k, v) => scaledDotProductAttention(q, k, v),
   },
   {
+    name: 'scaledDotProductAttention one query (a decode step), additive mask',
+    inputs: (r) => [r.normal(2, 2, 1, 4), r.normal(2, 2, 5, 4), r.normal(2, 2, 5, 4), r.normal(2, 1, 1, 5)],
+    fn: (q, k, v, m) => scaledDotProductAttention(q, k, v, { mask: m }),
+  },
+  {
     name: 'scaledDotProductAttention causal',
     inputs: (r) => [r.normal(1, 2, 3, 4), r.normal(1, 2, 3, 4), r.normal(1, 2, 3, 4)],
     fn: (q, k, v) => scaledDotProductAttention(q, k, v, { causal: true }),
