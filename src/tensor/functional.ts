@@ -63,9 +63,31 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: At
   // Causal masks align bottom-right (the last query sees every key, as a KV cache needs).
   // libtorch's fused kernels align top-left and refuse a mask with is_causal, so those
   // cases take the composed path.
+  if (singleQueryFits(q, k, o)) return singleQueryAttention(q, k, v, o.mask);
   const causalMismatch = o.causal === true && (o.mask !== undefined || q.size(-2) !== k.size(-2));
   if (!fusedAttentionWorks || causalMismatch) return attentionComposed(q, k, v, o);
   return new Tensor(native.scaledDotProductAttention(q.handle, k.handle, v.handle, o.mask?.handle ?? null, o.dropout ?? 0, o.causal ?? false));
+}
+
+/** Most elements the single-query path's [batch, heads, keys, d] temporaries may have. */
+const SINGLE_QUERY_MAX_ELEMENTS = 1 << 22;
+
+// One query position (a decode step) on the CPU, without dropout, and small enough temporaries.
+function singleQueryFits(q: Tensor, k: Tensor, o: AttentionOptions): boolean {
+  if (q.size(-2) !== 1 || (o.dropout ?? 0) !== 0 || q.device !== 'cpu') return false;
+  return k.numel <= SINGLE_QUERY_MAX_ELEMENTS;
+}
+
+/**
+ * Attention for a single query position as a broadcast product and sums: on the CPU, the batched
+ * matrix products of the general path pay one BLAS call per (batch, head) for 1-row matrices,
+ * which dominates a decode step's attention; this is a few vectorised ops. A causal mask allows
+ * every key to a last-position query, so only `mask` applies. q [b, h, 1, d], k, v [b, h, n, d].
+ */
+function singleQueryAttention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | undefined): Tensor {
+  let scores = q.mul(k).sum(-1, true).mT.mul(1 / Math.sqrt(q.size(-1))); // [b, h, 1, n]
+  if (mask !== undefined) scores = mask.dtype === 'bool' ? scores.maskedFill(mask.logicalNot(), -Infinity) : scores.add(mask);
+  return scores.softmax(-1).mT.mul(v).sum(-2, true); // [b, h, n, 1]·[b, h, n, d] summed over n → [b, h, 1, d]
 }
 
 /** The same attention composed from plain ops (the reference the fused kernel is tested against). */
