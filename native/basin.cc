@@ -58,8 +58,8 @@ int64_t liveTensors = 0;
 const napi_type_tag kGeneratorTag = {0x6261736e67656e65ULL, 0x7261746f72303031ULL};
 
 // A linear layer's weight packed once by XNNPACK (libtorch's `prepacked::linear_clamp_*` ops)
-// for products with few rows. The context holds the packed copy (and a reference to the
-// weight it came from); the version counters tell when an in-place update (an optimizer step, a
+// for products with few rows. The context holds only the packed copy (see packWeights); the
+// version counters tell when an in-place update of the weight or bias (an optimizer step, a
 // LoRA merge) has made the copy stale.
 struct PackedLinearHandle {
   c10::IValue context;

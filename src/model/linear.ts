@@ -12,8 +12,8 @@ export interface LinearAdapter {
 
 /**
  * Products with at most this many rows use the packed weight when there is one. Measured at the
- * bench models' shapes (f32, 2 threads): packed is 1.2–3.5× faster up to 64 rows; from a few
- * hundred rows on (a prompt's prefill) BLAS is as fast or faster.
+ * bench models' shapes (f32, 2 threads): packed is 1.1–3.5× faster up to 64 rows (most for a
+ * single row); from a few hundred rows on (a prompt's prefill) BLAS is as fast or faster.
  */
 export const PACKED_MAX_ROWS = 64;
 

@@ -60,10 +60,10 @@ export interface AttentionOptions {
  * Uses libtorch's fused kernel where it exists.
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions = {}): Tensor {
+  if (singleQueryFits(q, k, o)) return singleQueryAttention(q, k, v, o.mask);
   // Causal masks align bottom-right (the last query sees every key, as a KV cache needs).
   // libtorch's fused kernels align top-left and refuse a mask with is_causal, so those
   // cases take the composed path.
-  if (singleQueryFits(q, k, o)) return singleQueryAttention(q, k, v, o.mask);
   const causalMismatch = o.causal === true && (o.mask !== undefined || q.size(-2) !== k.size(-2));
   if (!fusedAttentionWorks || causalMismatch) return attentionComposed(q, k, v, o);
   return new Tensor(native.scaledDotProductAttention(q.handle, k.handle, v.handle, o.mask?.handle ?? null, o.dropout ?? 0, o.causal ?? false));
