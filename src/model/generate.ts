@@ -141,7 +141,7 @@ function pick(logits: T.Tensor, o: GenerateOptions, generator: T.Generator): T.T
   return T.multinomial(scores.softmax(-1), 1, false, generator).squeeze(1);
 }
 
+// Whether to pack; packWeights itself declines models that are not f32 on the CPU.
 function shouldPack(model: Transformer, mode: 'auto' | boolean): boolean {
-  if (mode !== 'auto') return mode;
-  return model.dtype === 'f32' && model.embed.device === 'cpu' && model.packableBytes <= freemem() / 4;
+  return mode === 'auto' ? model.packableBytes <= freemem() / 4 : mode;
 }

@@ -22,7 +22,7 @@ export class PackedLinear {
    * truth: after an in-place update of either, the next run repacks.
    */
   constructor(readonly weight: Tensor, readonly bias?: Tensor) {
-    this.#handle = native.packLinear(weight.handle, bias?.handle) as PackedHandle;
+    this.#handle = this.#pack();
   }
 
   /** Bytes of the packed copy (about the weight's). */
@@ -39,7 +39,7 @@ export class PackedLinear {
     let y = native.packedLinear(x.handle, handle, this.weight.handle, this.bias?.handle) as number | undefined;
     if (y === undefined && (native.packedLinearStale(handle) as boolean)) {
       native.disposePackedLinear(handle);
-      this.#handle = native.packLinear(this.weight.handle, this.bias?.handle) as PackedHandle;
+      this.#handle = this.#pack();
       y = native.packedLinear(x.handle, this.#handle, this.weight.handle, this.bias?.handle) as number | undefined;
     }
     return y === undefined ? undefined : new Tensor(y);
@@ -49,6 +49,10 @@ export class PackedLinear {
   dispose(): void {
     if (this.#handle !== undefined) native.disposePackedLinear(this.#handle);
     this.#handle = undefined;
+  }
+
+  #pack(): PackedHandle {
+    return native.packLinear(this.weight.handle, this.bias?.handle) as PackedHandle;
   }
 
   #live(): PackedHandle {
