@@ -1025,6 +1025,15 @@ FN(setNumThreads) {
     return info.Env().Undefined();
   });
 }
+// libtorch's OpenMP pool alone (element-wise ops, reductions, copies); the pools of OpenBLAS and
+// XNNPACK keep their sizes. A no-op where libtorch is not built with OpenMP.
+FN(setKernelThreads) {
+  BODY({
+    using SetThreads = void (*)(int);
+    if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"))) f(static_cast<int>(int64(info, 0)));
+    return info.Env().Undefined();
+  });
+}
 FN(getNumThreads) { BODY(return Napi::Number::New(info.Env(), at::get_num_threads())); }
 FN(cudaIsAvailable) { BODY(return Napi::Boolean::New(info.Env(), at::hasCUDA())); }
 FN(cudaDeviceCount) {
@@ -1077,7 +1086,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   EXPORT(slice); EXPORT(select); EXPORT(flip); EXPORT(repeat);
   EXPORT(setRequiresGrad); EXPORT(requiresGrad); EXPORT(isLeaf); EXPORT(grad); EXPORT(setGrad); EXPORT(backward);
   EXPORT(setGradEnabled); EXPORT(isGradEnabled);
-  EXPORT(setNumThreads); EXPORT(getNumThreads); EXPORT(cudaIsAvailable); EXPORT(cudaDeviceCount); EXPORT(runtimeInfo);
+  EXPORT(setNumThreads); EXPORT(setKernelThreads); EXPORT(getNumThreads); EXPORT(cudaIsAvailable); EXPORT(cudaDeviceCount); EXPORT(runtimeInfo);
   return exports;
 }
 

@@ -152,6 +152,10 @@ CASES = {
     "scaledDotProductAttention one query, additive mask": lambda x: [attention_reference(x["q1"], x["k"], x["v"], mask=x["amask1"])],
     "scaledDotProductAttention one query, boolean mask": lambda x: [attention_reference(x["q1"], x["k"], x["v"], mask=x["bmask1"])],
     "scaledDotProductAttention causal and additive mask": lambda x: [attention_reference(x["q"], x["k"], x["v"], mask=x["amask"], causal=True)],
+    "scaledDotProductAttention causal, 150 queries (in blocks)": lambda x: [
+        attention_reference(x["qL"], x["kL"][:, :, :150], x["vL"][:, :, :150], causal=True),
+    ],
+    "scaledDotProductAttention causal, 150 queries, 170 keys (in blocks)": lambda x: [attention_reference(x["qL"], x["kL"], x["vL"], causal=True)],
     "attentionComposed causal, fewer queries than keys": lambda x: [attention_reference(x["q2"], x["k"], x["v"], causal=True)],
     "attentionComposed causal and additive mask": lambda x: [attention_reference(x["q"], x["k"], x["v"], mask=x["amask"], causal=True)],
     # ---- indexing ----

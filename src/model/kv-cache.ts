@@ -16,14 +16,22 @@ export class KVCache {
   /** real (unpadded) tokens cached per row: the next token's position */
   readonly realTokens: number[];
 
-  constructor(config: ModelConfig, readonly batch: number, readonly capacity: number, dtype: T.DType, device: T.Device = 'cpu') {
+  readonly #positionElements: number;
+
+  constructor(config: ModelConfig, readonly batch: number, readonly capacity: number, dtype: T.DType, readonly device: T.Device = 'cpu') {
     const shape = [batch, config.nKvHeads, capacity, config.headDim];
+    this.#positionElements = batch * config.nKvHeads * config.headDim;
     for (let l = 0; l < config.nLayers; l++) {
       this.keys.push(T.keep(T.zeros(shape, { dtype, device })));
       this.values.push(T.keep(T.zeros(shape, { dtype, device })));
     }
     this.tokenMask = T.keep(T.zeros([batch, capacity], { dtype: 'bool', device }));
     this.realTokens = new Array<number>(batch).fill(0);
+  }
+
+  /** Elements of one layer's cached keys once `n` more positions are in. */
+  keyElements(n = 0): number {
+    return this.#positionElements * (this.length + n);
   }
 
   /** Checks there is room for `n` more positions. */

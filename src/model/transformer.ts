@@ -65,7 +65,7 @@ export class Transformer {
   readonly lmHead: Linear;
   readonly hookPointNames: string[];
   readonly #persistentHooks: Hook[] = [];
-  #ropeTable: { cos: T.Tensor; sin: T.Tensor; length: number } | undefined;
+  #ropeTable: { cos: T.Tensor; sinSigned: T.Tensor; length: number } | undefined;
   readonly #invFreq: T.Tensor | undefined;
 
   /** Builds the model from a map of HF-named tensors (which it keeps). */
@@ -298,21 +298,25 @@ export class Transformer {
     return T.zeros([b, 1, s, total], { dtype: this.dtype }).maskedFill(keep.logicalNot().unsqueeze(1), neg);
   }
 
-  // cos, sin [b, 1, s, hd] for these positions, from a table grown as needed.
-  #rope(positions: T.Tensor, need: number): { cos: T.Tensor; sin: T.Tensor } {
+  // cos, sinSigned [b, 1, s, hd] for these positions, from a table grown as needed.
+  #rope(positions: T.Tensor, need: number): { cos: T.Tensor; sinSigned: T.Tensor } {
     if (this.#ropeTable === undefined || this.#ropeTable.length < need) {
       const length = Math.max(need, 2 * (this.#ropeTable?.length ?? 256));
       this.#ropeTable?.cos.dispose();
-      this.#ropeTable?.sin.dispose();
+      this.#ropeTable?.sinSigned.dispose();
       const angles = T.arange(length, undefined, 1, { dtype: 'f32' }).unsqueeze(1).mul((this.#invFreq as T.Tensor).unsqueeze(0)); // [len, hd/2]
-      const emb = T.cat([angles, angles], 1); // [len, hd]
-      this.#ropeTable = { cos: T.keep(emb.cos().to(this.dtype)), sin: T.keep(emb.sin().to(this.dtype)), length };
+      const [cos, sin] = [angles.cos(), angles.sin()];
+      this.#ropeTable = {
+        cos: T.keep(T.cat([cos, cos], 1).to(this.dtype)), // [len, hd]
+        sinSigned: T.keep(T.cat([sin.neg(), sin], 1).to(this.dtype)), // [len, hd]: −sin, then sin (see applyRope)
+        length,
+      };
     }
     const [b, s] = positions.shape as [number, number];
     const flat = positions.reshape(-1);
     const cos = this.#ropeTable.cos.indexSelect(0, flat).view(b, 1, s, -1);
-    const sin = this.#ropeTable.sin.indexSelect(0, flat).view(b, 1, s, -1);
-    return { cos, sin };
+    const sinSigned = this.#ropeTable.sinSigned.indexSelect(0, flat).view(b, 1, s, -1);
+    return { cos, sinSigned };
   }
 
   #norm(x: T.Tensor, n: Norm): T.Tensor {
@@ -325,7 +329,7 @@ export class Transformer {
   }
 
   #attention(
-    blk: Block, x: T.Tensor, l: number, rope: { cos: T.Tensor; sin: T.Tensor } | undefined,
+    blk: Block, x: T.Tensor, l: number, rope: { cos: T.Tensor; sinSigned: T.Tensor } | undefined,
     mask: T.Tensor | undefined, cache: KVCache | undefined, hooks: HookSet, ctx: Omit<HookContext, 'name' | 'layer'>,
   ): T.Tensor {
     const { nHeads: h, nKvHeads: kvh, headDim: hd } = this.config;
@@ -340,8 +344,8 @@ export class Transformer {
     k = k.view(b, s, kvh, hd).transpose(1, 2); // [b, kvh, s, hd]
     v = v.view(b, s, kvh, hd).transpose(1, 2);
     if (rope !== undefined) {
-      q = applyRope(q, rope.cos, rope.sin);
-      k = applyRope(k, rope.cos, rope.sin);
+      q = applyRope(q, rope.cos, rope.sinSigned);
+      k = applyRope(k, rope.cos, rope.sinSigned);
     }
     const name = (p: string) => `blocks.${l}.attn.${p}`;
     q = hooks.run(name('hook_q'), q, ctx, l);
@@ -384,11 +388,15 @@ export class Transformer {
   }
 }
 
-/** x [b, h, s, hd] rotated as HF does: x·cos + rotate_half(x)·sin, rotate_half(x) = [−x₂, x₁]. */
-function applyRope(x: T.Tensor, cos: T.Tensor, sin: T.Tensor): T.Tensor {
-  const half = x.size(-1) / 2;
-  const [x1, x2] = x.split(half, -1) as [T.Tensor, T.Tensor];
-  return x.mul(cos).add(T.cat([x2.neg(), x1], -1).mul(sin));
+/**
+ * x [b, h, s, hd] rotated as HF does: x·cos + rotate_half(x)·sin with rotate_half(x) = [−x₂, x₁].
+ * `sinSigned` is sin with its first half negated, so [−x₂, x₁]·sin = [x₂, x₁]·sinSigned exactly
+ * (both halves of sin are equal): no negation kernel. The products are rounded before the sum,
+ * as HF rounds them (a fused multiply-add differs in bf16).
+ */
+function applyRope(x: T.Tensor, cos: T.Tensor, sinSigned: T.Tensor): T.Tensor {
+  const [x1, x2] = x.split(x.size(-1) / 2, -1) as [T.Tensor, T.Tensor];
+  return x.mul(cos).add(T.cat([x2, x1], -1).mul(sinSigned));
 }
 
 /** Additive causal mask [s, total] for queries at the end of `total` keys. */

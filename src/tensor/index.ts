@@ -4,13 +4,14 @@ export { Tensor, type Device, type Operand, type Dims, type Reduction } from './
 export { type DType, DTYPES, dtypeFromSafetensors, isDType, type TypedArray } from './dtype.js';
 export * from './create.js';
 export * from './functional.js';
+export * from './attention.js';
 export { scope, keep, unkeep, scopeDepth } from './scope.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd.js';
 export { Generator, manualSeed } from './random.js';
 export { PackedLinear } from './packed-linear.js';
 import { initThreads as initThreadsAtLoad } from "./runtime.js";
 initThreadsAtLoad();
-export { setNumThreads, getNumThreads, cuda, runtimeInfo, describeRuntime, initThreads, liveTensors, type RuntimeInfo } from './runtime.js';
+export { setNumThreads, getNumThreads, withKernelThreads, cuda, runtimeInfo, describeRuntime, initThreads, liveTensors, type RuntimeInfo } from './runtime.js';
 export { Optimizer, type ParamGroupSpec, type ParamGroup, type OptimizerState } from './optim/optimizer.js';
 export { AdamW, type AdamWOptions } from './optim/adamw.js';
 export { SGD, type SGDOptions } from './optim/sgd.js';

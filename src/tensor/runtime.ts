@@ -19,6 +19,23 @@ export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: ${n} is not a positive integer`);
   native.setNumThreads(n);
 }
+/**
+ * Runs fn with libtorch's own kernels (element-wise ops, reductions, softmax, copies: its OpenMP
+ * pool) on n threads, then restores the count. Matrix products keep theirs (OpenBLAS and XNNPACK
+ * have their own pools). Work made of many small ops — a decode step — runs faster on one
+ * thread than waking a second one for each op.
+ */
+export function withKernelThreads<R>(n: number, fn: () => R): R {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`withKernelThreads: ${n} is not a positive integer`);
+  const before = getNumThreads();
+  if (n === before) return fn();
+  native.setKernelThreads(n);
+  try {
+    return fn();
+  } finally {
+    native.setKernelThreads(before);
+  }
+}
 export function getNumThreads(): number {
   return native.getNumThreads() as number;
 }

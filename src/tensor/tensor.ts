@@ -53,8 +53,8 @@ export class Tensor implements Disposable {
     if (this.#dtype === undefined) this.#dtype = dtypeFromCode(native.dtype(this.handle));
     return this.#dtype;
   }
-  get device(): string {
-    return native.device(this.handle) as string;
+  get device(): Device {
+    return native.device(this.handle) as Device;
   }
   get numel(): number {
     return native.numel(this.handle) as number;

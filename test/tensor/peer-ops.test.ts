@@ -85,6 +85,10 @@ function buildInputs(): Record<string, Tensor> {
     q: f32(wave(64, 0.41, 0.1), [1, 2, 4, 8]),
     q2: f32(wave(32, 0.57, 0.8), [1, 2, 2, 8]),
     q1: f32(wave(16, 0.49, 0.3), [1, 2, 1, 8]),
+    // 150 queries: enough for the causal path that works in blocks of queries (the last block longer)
+    qL: f32(wave(4800, 0.031, 0.2, 2), [1, 2, 150, 16]),
+    kL: f32(wave(5440, 0.057, -0.3, 2), [1, 2, 170, 16]),
+    vL: f32(wave(5440, 0.043, 0.9), [1, 2, 170, 16]),
     amask1: f32(wave(4, 1.3, 0.1, 2), [1, 4]),
     bmask1: tensor([[true, false, true, true]]),
     k: f32(wave(64, 0.67, -0.4), [1, 2, 4, 8]),
@@ -211,6 +215,10 @@ const CASES: Record<string, (x: X) => Tensor[]> = {
   'scaledDotProductAttention one query, additive mask': (x) => [scaledDotProductAttention(x.q1, x.k, x.v, { mask: x.amask1 })],
   'scaledDotProductAttention one query, boolean mask': (x) => [scaledDotProductAttention(x.q1, x.k, x.v, { mask: x.bmask1 })],
   'scaledDotProductAttention causal and additive mask': (x) => [scaledDotProductAttention(x.q, x.k, x.v, { mask: x.amask, causal: true })],
+  'scaledDotProductAttention causal, 150 queries (in blocks)': (x) => [
+    scaledDotProductAttention(x.qL, x.kL.narrow(2, 0, 150), x.vL.narrow(2, 0, 150), { causal: true }),
+  ],
+  'scaledDotProductAttention causal, 150 queries, 170 keys (in blocks)': (x) => [scaledDotProductAttention(x.qL, x.kL, x.vL, { causal: true })],
   'attentionComposed causal, fewer queries than keys': (x) => [attentionComposed(x.q2, x.k, x.v, { causal: true })],
   'attentionComposed causal and additive mask': (x) => [attentionComposed(x.q, x.k, x.v, { mask: x.amask, causal: true })],
   // ---- indexing ----
