@@ -152,7 +152,9 @@ export async function modelSuite(): Promise<BenchLine[]> {
     note('prefill = one forward over [8, 256] → all logits (noGrad); decode = 64 greedy new tokens after a 16-token prompt ' +
       'with the KV cache, timed over the whole generate call (prompt prefill included), tokens/s = batch × 64 / time; ' +
       `medians of alternating trials; ratio = ours / peer; ${threads} thread(s) on both sides (at::set_num_threads; ` +
-      'neither side sets the OpenBLAS pool, see OPENBLAS_NUM_THREADS). Noisy when other processes share the cores.');
+      'neither side sets the OpenBLAS pool, see OPENBLAS_NUM_THREADS; the peer inherits basin\'s OMP_WAIT_POLICY=PASSIVE). ' +
+      'basin\'s decode steps run libtorch\'s element-wise kernels on one thread while the KV cache is small (matrix products ' +
+      'on all). Noisy when other processes share the cores.');
     const order = (l: BenchLine) => REPORT_ORDER.findIndex((cfg) => l.case.endsWith(`_${cfg}`));
     return lines.sort((a, b) => order(a) - order(b)); // stable: case order within a config is kept
   } finally {
