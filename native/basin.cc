@@ -8,8 +8,9 @@
 //   checks throw TypeErrors naming the argument.
 // - A tensor crosses to JS as a numeric id into a slot table (see Handles below).
 // - The only state kept here is memory bookkeeping that must sit next to the tensors: the slot
-//   table, small freed tensors kept for reuse as outputs (Recycled outputs), and packed weights
-//   (PackedLinearHandle). Each is described where it is defined.
+//   table, small freed tensors kept for reuse as outputs (Recycled outputs), freed large blocks
+//   kept for reuse (Large-block cache), and packed weights (PackedLinearHandle). Each is
+//   described where it is defined.
 
 #include <napi.h>
 #include <ATen/ATen.h>
@@ -19,12 +20,15 @@
 #include <ATen/Version.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <c10/core/CPUAllocator.h>
+#include <c10/core/impl/alloc_cpu.h>
 #include <torch/version.h>
 
 #include <cmath>
 #include <dlfcn.h>
 #include <functional>
 #include <memory>
+#include <map>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -341,6 +345,112 @@ struct SkipAutogradIfConstant {
 // same code the dispatcher ends in): on a 16-element tensor the dispatcher is half the cost.
 bool directCpu(const at::Tensor& a, const at::Tensor* b = nullptr) {
   return a.is_cpu() && (b == nullptr || b->is_cpu()) && recordsNoGradient(a, b);
+}
+
+// ---------------------------------------------------------------------------------------
+// Large-block cache
+//
+// A fresh block of memory costs a page fault and a zeroed page for every 4 KiB on first touch:
+// ~17% of the CPU time of a LoRA training step on a 60M-parameter model (in the kernel's
+// clear_page). Training steps, forward passes and decode loops allocate the same large sizes
+// over and over, so libtorch's CPU allocator is replaced by one that keeps freed blocks of
+// 1 MiB or more (up to a byte limit set from TypeScript) and hands one back for a request it
+// fits with at most 1/8 to spare. Smaller blocks, and everything past the limit, go to c10's
+// own alloc_cpu / free_cpu as before.
+namespace large_blocks {
+constexpr size_t kMinBytes = 1 << 20;
+
+std::mutex mutex;
+std::unordered_map<void*, size_t> live;  // large blocks in use → their size
+std::multimap<size_t, void*> idle;       // freed large blocks by size
+size_t idleBytes = 0, limitBytes = 0;
+uint64_t hits = 0, misses = 0;
+
+// Frees idle blocks, largest first, until at most `keep` bytes stay. Caller holds the mutex.
+void trim(size_t keep) {
+  while (idleBytes > keep && !idle.empty()) {
+    auto last = std::prev(idle.end());
+    idleBytes -= last->first;
+    c10::free_cpu(last->second);
+    idle.erase(last);
+  }
+}
+
+void release(void* p) {
+  if (p == nullptr) return;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = live.find(p);
+  if (it == live.end()) {
+    c10::free_cpu(p);
+    return;
+  }
+  size_t size = it->second;
+  live.erase(it);
+  if (size > limitBytes) {
+    c10::free_cpu(p);
+    return;
+  }
+  trim(limitBytes - size);
+  idle.emplace(size, p);
+  idleBytes += size;
+}
+
+void releaseSmall(void* p) { c10::free_cpu(p); }
+
+void* take(size_t n) {
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = idle.lower_bound(n);
+  if (it != idle.end() && it->first <= n + n / 8) {
+    void* p = it->second;
+    live.emplace(p, it->first);
+    idleBytes -= it->first;
+    idle.erase(it);
+    hits++;
+    return p;
+  }
+  misses++;
+  void* p = c10::alloc_cpu(n);
+  live.emplace(p, n);
+  return p;
+}
+
+class Allocator final : public c10::Allocator {
+ public:
+  c10::DataPtr allocate(size_t n) const override {
+    if (n < kMinBytes) {
+      void* p = c10::alloc_cpu(n);
+      return {p, p, &releaseSmall, c10::Device(c10::DeviceType::CPU)};
+    }
+    void* p = take(n);
+    return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
+  }
+  // raw_deallocate: release tells the two kinds apart by the table of live large blocks.
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
+};
+Allocator allocator;
+}  // namespace large_blocks
+
+// The byte limit of idle blocks (trimmed now if over); returns the idle bytes kept.
+FN(setLargeBlockCacheLimit) {
+  BODY({
+    double limit = num(info, 0);
+    std::lock_guard<std::mutex> lock(large_blocks::mutex);
+    large_blocks::limitBytes = limit > 0 ? static_cast<size_t>(limit) : 0;
+    large_blocks::trim(large_blocks::limitBytes);
+    return Napi::Number::New(info.Env(), static_cast<double>(large_blocks::idleBytes));
+  });
+}
+FN(largeBlockCacheStats) {
+  BODY({
+    std::lock_guard<std::mutex> lock(large_blocks::mutex);
+    auto o = Napi::Object::New(info.Env());
+    o.Set("idleBytes", static_cast<double>(large_blocks::idleBytes));
+    o.Set("idleBlocks", static_cast<double>(large_blocks::idle.size()));
+    o.Set("limitBytes", static_cast<double>(large_blocks::limitBytes));
+    o.Set("hits", static_cast<double>(large_blocks::hits));
+    o.Set("misses", static_cast<double>(large_blocks::misses));
+    return o;
+  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1054,6 +1164,8 @@ FN(runtimeInfo) {
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, name, #name))
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  c10::SetCPUAllocator(&large_blocks::allocator, /* priority above c10's default */ 1);
+  EXPORT(setLargeBlockCacheLimit); EXPORT(largeBlockCacheStats);
   EXPORT(shape); EXPORT(dtype); EXPORT(device); EXPORT(numel); EXPORT(isContiguous); EXPORT(isDisposed); EXPORT(liveTensorCount);
   EXPORT(isSameStorage); EXPORT(dispose); EXPORT(disposeMany); EXPORT(reportToGc);
   EXPORT(fromBytes); EXPORT(toBytes); EXPORT(bytesView); EXPORT(item);

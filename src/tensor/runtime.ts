@@ -1,7 +1,7 @@
 // What engine is running: libtorch version, BLAS library, threads, CUDA.
 
 import { readFileSync, realpathSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { native } from './native.js';
 
 export interface RuntimeInfo {
@@ -77,7 +77,8 @@ export function runtimeInfo(): RuntimeInfo {
 export function describeRuntime(): string {
   const r = runtimeInfo();
   const warn = r.blasOptimized ? '' : ' — WARNING: not an optimized BLAS; matmuls run ~40× slower (apt-get install libopenblas0-pthread)';
-  return `libtorch ${r.torchVersion}, BLAS ${r.blas}${warn}, ${r.threads} threads, CUDA ${r.cuda ? `${r.cudaDevices} device(s)` : 'no'}`;
+  const cacheMiB = Math.round(largeBlockCache.stats().limitBytes / 2 ** 20);
+  return `libtorch ${r.torchVersion}, BLAS ${r.blas}${warn}, ${r.threads} threads, CPU block cache ≤ ${cacheMiB} MiB, CUDA ${r.cuda ? `${r.cudaDevices} device(s)` : 'no'}`;
 }
 
 /**
@@ -88,6 +89,47 @@ export function initThreads(): void {
   const env = process.env.BASIN_THREADS;
   const n = env !== undefined ? Number(env) : cpus().length;
   if (Number.isInteger(n) && n >= 1) native.setNumThreads(n);
+}
+
+export interface LargeBlockCacheStats {
+  /** bytes of freed large CPU blocks kept for reuse, and how many blocks */
+  idleBytes: number;
+  idleBlocks: number;
+  /** the most idle bytes kept (BASIN_CPU_CACHE_MB; default a quarter of the machine's memory) */
+  limitBytes: number;
+  /** large allocations served from the cache, and those that took fresh memory */
+  hits: number;
+  misses: number;
+}
+
+/**
+ * The cache of freed large (≥ 1 MiB) CPU blocks that libtorch's allocator reuses (see
+ * native/basin.cc, "Large-block cache"): fresh memory costs a zeroed page per 4 KiB on first
+ * touch, and training steps and forward passes allocate the same sizes again and again.
+ */
+export const largeBlockCache = {
+  stats(): LargeBlockCacheStats {
+    return native.largeBlockCacheStats() as LargeBlockCacheStats;
+  },
+  /** Sets the most idle bytes kept (0 turns reuse off); frees idle blocks past it now. */
+  setLimit(bytes: number): void {
+    if (!(bytes >= 0)) throw new RangeError(`largeBlockCache.setLimit: ${bytes} is not a byte count >= 0`);
+    native.setLargeBlockCacheLimit(bytes);
+  },
+  /** Frees every idle block now (the limit stays; the cache fills again as blocks are freed). */
+  release(): void {
+    const { limitBytes } = largeBlockCache.stats();
+    native.setLargeBlockCacheLimit(0);
+    native.setLargeBlockCacheLimit(limitBytes);
+  },
+};
+
+/** Sets the large-block cache's limit from BASIN_CPU_CACHE_MB, or a quarter of the machine's memory. */
+export function initLargeBlockCache(): void {
+  const env = process.env.BASIN_CPU_CACHE_MB;
+  const mib = env === undefined || env === '' ? totalmem() / 4 / 2 ** 20 : Number(env);
+  if (!(mib >= 0)) throw new Error(`BASIN_CPU_CACHE_MB must be a number of MiB >= 0 (0 turns the CPU block cache off), got "${env}"`);
+  native.setLargeBlockCacheLimit(mib * 2 ** 20);
 }
 
 /** How many native tensor handles are alive (for leak checks). */
