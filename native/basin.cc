@@ -351,18 +351,26 @@ bool directCpu(const at::Tensor& a, const at::Tensor* b = nullptr) {
 // Large-block cache
 //
 // A fresh block of memory costs a page fault and a zeroed page for every 4 KiB on first touch:
-// ~17% of the CPU time of a LoRA training step on a 60M-parameter model (in the kernel's
-// clear_page). Training steps, forward passes and decode loops allocate the same large sizes
-// over and over, so libtorch's CPU allocator is replaced by one that keeps freed blocks of
-// 1 MiB or more (up to a byte limit set from TypeScript) and hands one back for a request it
-// fits with at most 1/8 to spare. Smaller blocks, and everything past the limit, go to c10's
-// own alloc_cpu / free_cpu as before.
+// ~17% of the CPU time of a LoRA training step on a 60M-parameter model went to the kernel's
+// clear_page. glibc's malloc recycles blocks below 32 MiB itself (its mmap threshold adapts up
+// to that), but maps every larger block fresh and unmaps it on free: a step's logits, their
+// gradient, the MLP activations of a long batch. So libtorch's CPU allocator is replaced by one
+// that keeps freed blocks of 32 MiB or more (up to a byte limit set from TypeScript) and hands
+// the last freed one back for a request it fits with at most 1/8 to spare. A block still idle
+// after kStaleMisses requests the cache could not serve belongs to work that has ended and is
+// freed; a loop that repeats its sizes never misses, so its blocks stay. Smaller blocks, and
+// everything past the limit, go to c10's own alloc_cpu / free_cpu as before.
 namespace large_blocks {
-constexpr size_t kMinBytes = 1 << 20;
+constexpr size_t kMinBytes = 32 << 20;
+constexpr uint64_t kStaleMisses = 16;
 
+struct Idle {
+  void* p;
+  uint64_t since;  // `misses` when it became idle
+};
 std::mutex mutex;
 std::unordered_map<void*, size_t> live;  // large blocks in use → their size
-std::multimap<size_t, void*> idle;       // freed large blocks by size
+std::multimap<size_t, Idle> idle;        // freed large blocks by size
 size_t idleBytes = 0, limitBytes = 0;
 uint64_t hits = 0, misses = 0;
 
@@ -371,8 +379,21 @@ void trim(size_t keep) {
   while (idleBytes > keep && !idle.empty()) {
     auto last = std::prev(idle.end());
     idleBytes -= last->first;
-    c10::free_cpu(last->second);
+    c10::free_cpu(last->second.p);
     idle.erase(last);
+  }
+}
+
+// Frees the blocks idle for more than kStaleMisses misses. Caller holds the mutex.
+void dropStale() {
+  for (auto it = idle.begin(); it != idle.end();) {
+    if (misses - it->second.since <= kStaleMisses) {
+      ++it;
+      continue;
+    }
+    idleBytes -= it->first;
+    c10::free_cpu(it->second.p);
+    it = idle.erase(it);
   }
 }
 
@@ -391,7 +412,7 @@ void release(void* p) {
     return;
   }
   trim(limitBytes - size);
-  idle.emplace(size, p);
+  idle.emplace(size, Idle{p, misses});
   idleBytes += size;
 }
 
@@ -401,7 +422,8 @@ void* take(size_t n) {
   std::lock_guard<std::mutex> lock(mutex);
   auto it = idle.lower_bound(n);
   if (it != idle.end() && it->first <= n + n / 8) {
-    void* p = it->second;
+    it = std::prev(idle.upper_bound(it->first));  // of that size, the last freed: warm in the caches
+    void* p = it->second.p;
     live.emplace(p, it->first);
     idleBytes -= it->first;
     idle.erase(it);
@@ -409,6 +431,7 @@ void* take(size_t n) {
     return p;
   }
   misses++;
+  dropStale();
   void* p = c10::alloc_cpu(n);
   live.emplace(p, n);
   return p;

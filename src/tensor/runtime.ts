@@ -103,9 +103,10 @@ export interface LargeBlockCacheStats {
 }
 
 /**
- * The cache of freed large (≥ 1 MiB) CPU blocks that libtorch's allocator reuses (see
- * native/basin.cc, "Large-block cache"): fresh memory costs a zeroed page per 4 KiB on first
- * touch, and training steps and forward passes allocate the same sizes again and again.
+ * The cache of freed large (≥ 32 MiB) CPU blocks that libtorch's allocator reuses (see
+ * native/basin.cc, "Large-block cache"): glibc maps such blocks fresh each time, a zeroed page
+ * per 4 KiB on first touch, and training steps and forward passes allocate the same sizes again
+ * and again.
  */
 export const largeBlockCache = {
   stats(): LargeBlockCacheStats {
