@@ -368,72 +368,81 @@ struct Idle {
   void* p;
   uint64_t since;  // `misses` when it became idle
 };
-std::mutex mutex;
-std::unordered_map<void*, size_t> live;  // large blocks in use → their size
-std::multimap<size_t, Idle> idle;        // freed large blocks by size
-size_t idleBytes = 0, limitBytes = 0;
-uint64_t hits = 0, misses = 0;
+// Never destroyed: blocks may be freed by static destructors that run after this file's.
+struct State {
+  std::mutex mutex;
+  std::unordered_map<void*, size_t> live;  // large blocks in use → their size
+  std::multimap<size_t, Idle> idle;        // freed large blocks by size
+  size_t idleBytes = 0, limitBytes = 0;
+  uint64_t hits = 0, misses = 0;
 
-// Frees idle blocks, largest first, until at most `keep` bytes stay. Caller holds the mutex.
-void trim(size_t keep) {
-  while (idleBytes > keep && !idle.empty()) {
-    auto last = std::prev(idle.end());
-    idleBytes -= last->first;
-    c10::free_cpu(last->second.p);
-    idle.erase(last);
-  }
-}
-
-// Frees the blocks idle for more than kStaleMisses misses. Caller holds the mutex.
-void dropStale() {
-  for (auto it = idle.begin(); it != idle.end();) {
-    if (misses - it->second.since <= kStaleMisses) {
-      ++it;
-      continue;
+  // Frees idle blocks, largest first, until at most `keep` bytes stay. Caller holds the mutex.
+  void trim(size_t keep) {
+    while (idleBytes > keep && !idle.empty()) {
+      auto last = std::prev(idle.end());
+      idleBytes -= last->first;
+      c10::free_cpu(last->second.p);
+      idle.erase(last);
     }
-    idleBytes -= it->first;
-    c10::free_cpu(it->second.p);
-    it = idle.erase(it);
   }
+
+  // Frees the blocks idle for more than kStaleMisses misses. Caller holds the mutex.
+  void dropStale() {
+    for (auto it = idle.begin(); it != idle.end();) {
+      if (misses - it->second.since <= kStaleMisses) {
+        ++it;
+        continue;
+      }
+      idleBytes -= it->first;
+      c10::free_cpu(it->second.p);
+      it = idle.erase(it);
+    }
+  }
+};
+State& state() {
+  static State* s = new State();
+  return *s;
 }
 
 void release(void* p) {
   if (p == nullptr) return;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = live.find(p);
-  if (it == live.end()) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  auto it = s.live.find(p);
+  if (it == s.live.end()) {
     c10::free_cpu(p);
     return;
   }
   size_t size = it->second;
-  live.erase(it);
-  if (size > limitBytes) {
+  s.live.erase(it);
+  if (size > s.limitBytes) {
     c10::free_cpu(p);
     return;
   }
-  trim(limitBytes - size);
-  idle.emplace(size, Idle{p, misses});
-  idleBytes += size;
+  s.trim(s.limitBytes - size);
+  s.idle.emplace(size, Idle{p, s.misses});
+  s.idleBytes += size;
 }
 
 void releaseSmall(void* p) { c10::free_cpu(p); }
 
 void* take(size_t n) {
-  std::lock_guard<std::mutex> lock(mutex);
-  auto it = idle.lower_bound(n);
-  if (it != idle.end() && it->first <= n + n / 8) {
-    it = std::prev(idle.upper_bound(it->first));  // of that size, the last freed: warm in the caches
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  auto it = s.idle.lower_bound(n);
+  if (it != s.idle.end() && it->first <= n + n / 8) {
+    it = std::prev(s.idle.upper_bound(it->first));  // of that size, the last freed: warm in the caches
     void* p = it->second.p;
-    live.emplace(p, it->first);
-    idleBytes -= it->first;
-    idle.erase(it);
-    hits++;
+    s.live.emplace(p, it->first);
+    s.idleBytes -= it->first;
+    s.idle.erase(it);
+    s.hits++;
     return p;
   }
-  misses++;
-  dropStale();
+  s.misses++;
+  s.dropStale();
   void* p = c10::alloc_cpu(n);
-  live.emplace(p, n);
+  s.live.emplace(p, n);
   return p;
 }
 
@@ -450,28 +459,29 @@ class Allocator final : public c10::Allocator {
   // raw_deallocate: release tells the two kinds apart by the table of live large blocks.
   c10::DeleterFnPtr raw_deleter() const override { return &release; }
 };
-Allocator allocator;
 }  // namespace large_blocks
 
 // The byte limit of idle blocks (trimmed now if over); returns the idle bytes kept.
 FN(setLargeBlockCacheLimit) {
   BODY({
     double limit = num(info, 0);
-    std::lock_guard<std::mutex> lock(large_blocks::mutex);
-    large_blocks::limitBytes = limit > 0 ? static_cast<size_t>(limit) : 0;
-    large_blocks::trim(large_blocks::limitBytes);
-    return Napi::Number::New(info.Env(), static_cast<double>(large_blocks::idleBytes));
+    large_blocks::State& s = large_blocks::state();
+    std::lock_guard<std::mutex> lock(s.mutex);
+    s.limitBytes = limit > 0 ? static_cast<size_t>(limit) : 0;
+    s.trim(s.limitBytes);
+    return Napi::Number::New(info.Env(), static_cast<double>(s.idleBytes));
   });
 }
 FN(largeBlockCacheStats) {
   BODY({
-    std::lock_guard<std::mutex> lock(large_blocks::mutex);
+    large_blocks::State& s = large_blocks::state();
+    std::lock_guard<std::mutex> lock(s.mutex);
     auto o = Napi::Object::New(info.Env());
-    o.Set("idleBytes", static_cast<double>(large_blocks::idleBytes));
-    o.Set("idleBlocks", static_cast<double>(large_blocks::idle.size()));
-    o.Set("limitBytes", static_cast<double>(large_blocks::limitBytes));
-    o.Set("hits", static_cast<double>(large_blocks::hits));
-    o.Set("misses", static_cast<double>(large_blocks::misses));
+    o.Set("idleBytes", static_cast<double>(s.idleBytes));
+    o.Set("idleBlocks", static_cast<double>(s.idle.size()));
+    o.Set("limitBytes", static_cast<double>(s.limitBytes));
+    o.Set("hits", static_cast<double>(s.hits));
+    o.Set("misses", static_cast<double>(s.misses));
     return o;
   });
 }
@@ -1187,7 +1197,8 @@ FN(runtimeInfo) {
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, name, #name))
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  c10::SetCPUAllocator(&large_blocks::allocator, /* priority above c10's default */ 1);
+  // Never destroyed, like the state: libtorch may allocate during its own static teardown.
+  c10::SetCPUAllocator(new large_blocks::Allocator(), /* priority above c10's default */ 1);
   EXPORT(setLargeBlockCacheLimit); EXPORT(largeBlockCacheStats);
   EXPORT(shape); EXPORT(dtype); EXPORT(device); EXPORT(numel); EXPORT(isContiguous); EXPORT(isDisposed); EXPORT(liveTensorCount);
   EXPORT(isSameStorage); EXPORT(dispose); EXPORT(disposeMany); EXPORT(reportToGc);

@@ -1,7 +1,7 @@
 // Scaled dot-product attention. libtorch's kernel where it is the fastest choice; on the CPU two
 // paths that do less work than it does: a single query (a decode step) and causal
-// self-attention computed in blocks of queries (a prefill or a training step), which never
-// computes the scores a causal mask would discard.
+// self-attention computed in blocks of queries when no gradient is recorded (a prefill, an
+// evaluation pass), which never computes the scores a causal mask would discard.
 
 import { native } from './native.js';
 import { Tensor } from './tensor.js';
