@@ -125,11 +125,19 @@ export const largeBlockCache = {
   },
 };
 
-/** Sets the large-block cache's limit from BASIN_CPU_CACHE_MB, or a quarter of the machine's memory. */
+/**
+ * Sets the large-block cache's limit from BASIN_CPU_CACHE_MB, or a quarter of the machine's
+ * memory. A value that is not a number of MiB ≥ 0 is reported on stderr and the default used
+ * (this runs when the module loads, before any command could report an error).
+ */
 export function initLargeBlockCache(): void {
   const env = process.env.BASIN_CPU_CACHE_MB;
-  const mib = env === undefined || env === '' ? totalmem() / 4 / 2 ** 20 : Number(env);
-  if (!(mib >= 0)) throw new Error(`BASIN_CPU_CACHE_MB must be a number of MiB >= 0 (0 turns the CPU block cache off), got "${env}"`);
+  const fallback = totalmem() / 4 / 2 ** 20;
+  let mib = env === undefined || env === '' ? fallback : Number(env);
+  if (!(mib >= 0)) {
+    process.stderr.write(`basin: BASIN_CPU_CACHE_MB="${env}" is not a number of MiB >= 0 (0 turns the CPU block cache off); using ${Math.round(fallback)}\n`);
+    mib = fallback;
+  }
   native.setLargeBlockCacheLimit(mib * 2 ** 20);
 }
 
