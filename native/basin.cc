@@ -1157,25 +1157,26 @@ FN(isGradEnabled) { BODY(return Napi::Boolean::New(info.Env(), at::GradMode::is_
 // ---------------------------------------------------------------------------------------
 // Runtime
 
+// Calls a library's `void name(int)` thread-count setter when the process has that symbol.
+void setThreadsIfPresent(const char* name, int n) {
+  using SetThreads = void (*)(int);
+  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, name))) f(n);
+}
+
 // libtorch's intra-op threads, and OpenBLAS's own pool when OpenBLAS is the BLAS in use
 // (it keeps its own thread count, so at::set_num_threads alone leaves matmuls on every core).
 FN(setNumThreads) {
   BODY({
     int n = static_cast<int>(int64(info, 0));
     at::set_num_threads(n);
-    using SetThreads = void (*)(int);
-    if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
+    setThreadsIfPresent("openblas_set_num_threads", n);
     return info.Env().Undefined();
   });
 }
 // libtorch's OpenMP pool alone (element-wise ops, reductions, copies); the pools of OpenBLAS and
 // XNNPACK keep their sizes. A no-op where libtorch is not built with OpenMP.
 FN(setKernelThreads) {
-  BODY({
-    using SetThreads = void (*)(int);
-    if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"))) f(static_cast<int>(int64(info, 0)));
-    return info.Env().Undefined();
-  });
+  BODY(setThreadsIfPresent("omp_set_num_threads", static_cast<int>(int64(info, 0))); return info.Env().Undefined());
 }
 FN(getNumThreads) { BODY(return Napi::Number::New(info.Env(), at::get_num_threads())); }
 FN(cudaIsAvailable) { BODY(return Napi::Boolean::New(info.Env(), at::hasCUDA())); }

@@ -57,8 +57,12 @@ export class Linear {
 
   /** x [..., in] → [..., out] */
   forward(x: T.Tensor): T.Tensor {
-    let y = this.#packed === undefined ? undefined : this.#packedProduct(x);
-    if (y === undefined) y = this.#product(x);
+    const y = (this.#packed === undefined ? undefined : this.#packedProduct(x)) ?? this.#product(x);
+    return this.addAdapterDeltas(x, y);
+  }
+
+  /** y plus the delta of each enabled adapter for input x. */
+  addAdapterDeltas(x: T.Tensor, y: T.Tensor): T.Tensor {
     for (const a of this.adapters) if (a.enabled) y = y.add(a.delta(x));
     return y;
   }
@@ -127,10 +131,7 @@ export class FusedLinear {
   forward(x: T.Tensor): T.Tensor[] {
     if (!this.#fusable()) return this.parts.map((p) => p.forward(x));
     const outs = this.whole.forward(x).split(this.#sizes, -1);
-    return outs.map((y, i) => {
-      for (const a of (this.parts[i] as Linear).adapters) if (a.enabled) y = y.add(a.delta(x));
-      return y;
-    });
+    return outs.map((y, i) => (this.parts[i] as Linear).addAdapterDeltas(x, y));
   }
 
   // The whole matrix's product has no gradient path to the parts' weights.
