@@ -45,7 +45,7 @@ const { model } = await loadModel(dir, { dtype: 'f32' });
 const adapter = LoraAdapter.attach(model, 'bench', { r: R, alpha: ALPHA, dropout: 0, targetModules: 'all-linear', useRslora: false, init: 'kaiming' }, T.Generator.seeded(SEED));
 const params = adapter.parameters();
 const optimizer = new T.AdamW(params, { lr: LR, weightDecay: 0 });
-const batch = collate(examples(), 0);
+const batch = collate(examples(), 0, model.device);
 writeFileSync('/proc/self/clear_refs', '5'); // peak resident memory from here on: training only
 
 const phases: Record<'step' | 'forward' | 'backward' | 'optimizer' | 'cpu', number[]> = { step: [], forward: [], backward: [], optimizer: [], cpu: [] };

@@ -1,6 +1,7 @@
 // The shape of a CLI command, and shared flag handling.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { cuda, type Device } from '../tensor/index.js';
 
 export interface Command {
   name: string;
@@ -33,3 +34,16 @@ export function numberFlag(values: Record<string, unknown>, name: string, fallba
 }
 
 export class UsageError extends Error {}
+
+/** --device: cpu (default), cuda or cuda:N — and the device must exist here. */
+export function deviceFlag(values: Record<string, unknown>): Device {
+  const v = values.device;
+  if (v === undefined) return 'cpu';
+  if (typeof v !== 'string' || !/^(cpu|cuda(:\d+)?)$/.test(v)) throw new UsageError(`--device ${String(v)}: use cpu, cuda or cuda:N`);
+  if (v !== 'cpu') {
+    const n = cuda.isAvailable() ? cuda.deviceCount() : 0;
+    const index = v === 'cuda' ? 0 : Number(v.slice('cuda:'.length));
+    if (index >= n) throw new UsageError(`--device ${v}: ${n === 0 ? 'this libtorch build sees no CUDA device (basin builds against a CUDA libtorch when one is found: pip install torch, or LIBTORCH=...)' : `only ${n} CUDA device(s) here (cuda:0..cuda:${n - 1})`}`);
+  }
+  return v as Device;
+}

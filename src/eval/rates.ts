@@ -1,6 +1,6 @@
 // Rates with their Wilson 95% intervals.
 
-import { wilsonInterval } from '../persona/stats.js';
+import { wilsonInterval } from '../stats/index.js';
 
 export interface Rate {
   k: number;

@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
 import { isAbsolute, join, win32 } from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
+import { SAFETENSORS_INDEX_FILE, SAFETENSORS_WEIGHTS_FILE } from './files.js';
 import { describe, isPlainObject } from './safetensors-format.js';
 import {
   type SafetensorsEntry,
@@ -15,8 +16,6 @@ import {
   writeSafetensors,
 } from './safetensors.js';
 
-export const SINGLE_FILE_NAME = 'model.safetensors';
-export const SHARD_INDEX_NAME = 'model.safetensors.index.json';
 const SHARD_NAME_PATTERN = /^model-\d{5}-of-\d{5}\.safetensors$/;
 
 /** `model-00002-of-00005.safetensors` for index 1 of 5 (0-based index, as transformers names them). */
@@ -41,7 +40,7 @@ export interface CheckpointTensor {
 
 /** Reads and validates `dir/model.safetensors.index.json`. */
 export function readShardIndex(dir: string): ShardIndex {
-  const path = join(dir, SHARD_INDEX_NAME);
+  const path = join(dir, SAFETENSORS_INDEX_FILE);
   let index: unknown;
   try {
     index = JSON.parse(readFileSync(path, 'utf8'));
@@ -82,14 +81,14 @@ function checkShardName(indexPath: string, name: string, shard: string): void {
  * names (for shards: the weight_map's names) with its file and entry; no data is read.
  */
 export function openCheckpoint(dir: string): Map<string, CheckpointTensor> {
-  const singlePath = join(dir, SINGLE_FILE_NAME);
+  const singlePath = join(dir, SAFETENSORS_WEIGHTS_FILE);
   if (existsSync(singlePath)) {
     const file = readSafetensorsHeader(singlePath);
     return new Map([...file.tensors].map(([name, entry]) => [name, { file, entry }]));
   }
-  if (!existsSync(join(dir, SHARD_INDEX_NAME))) {
+  if (!existsSync(join(dir, SAFETENSORS_INDEX_FILE))) {
     throw new Error(
-      `${dir}: no safetensors checkpoint found; looked for ${SINGLE_FILE_NAME} and ${SHARD_INDEX_NAME}`,
+      `${dir}: no safetensors checkpoint found; looked for ${SAFETENSORS_WEIGHTS_FILE} and ${SAFETENSORS_INDEX_FILE}`,
     );
   }
   const index = readShardIndex(dir);
@@ -134,11 +133,11 @@ export function writeShardedCheckpoint(
   mkdirSync(dir, { recursive: true });
   const groups = groupIntoShards(all, maxShardBytes);
   const written =
-    groups.length === 1 ? [SINGLE_FILE_NAME] : groups.map((_, index) => shardFileName(index, groups.length));
+    groups.length === 1 ? [SAFETENSORS_WEIGHTS_FILE] : groups.map((_, index) => shardFileName(index, groups.length));
   groups.forEach((group, index) => writeSafetensors(join(dir, written[index]!), group, metadata));
   if (groups.length > 1) {
-    writeFileAtomic(join(dir, SHARD_INDEX_NAME), `${JSON.stringify(shardIndexJson(groups, written), null, 2)}\n`);
-    written.push(SHARD_INDEX_NAME);
+    writeFileAtomic(join(dir, SAFETENSORS_INDEX_FILE), `${JSON.stringify(shardIndexJson(groups, written), null, 2)}\n`);
+    written.push(SAFETENSORS_INDEX_FILE);
   }
   removeStaleCheckpointFiles(dir, new Set(written));
   return written;
@@ -174,7 +173,7 @@ function shardIndexJson(groups: TensorToWrite[][], shardNames: string[]): object
 
 function removeStaleCheckpointFiles(dir: string, keep: Set<string>): void {
   for (const name of readdirSync(dir)) {
-    const isCheckpointFile = name === SINGLE_FILE_NAME || name === SHARD_INDEX_NAME || SHARD_NAME_PATTERN.test(name);
+    const isCheckpointFile = name === SAFETENSORS_WEIGHTS_FILE || name === SAFETENSORS_INDEX_FILE || SHARD_NAME_PATTERN.test(name);
     if (isCheckpointFile && !keep.has(name)) unlinkSync(join(dir, name));
   }
 }

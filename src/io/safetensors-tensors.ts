@@ -30,11 +30,23 @@ export function loadSafetensors(path: string, dtype?: T.DType): { tensors: Map<s
   return { tensors, metadata: file.metadata };
 }
 
-/** All tensors of an HF checkpoint folder (model.safetensors or sharded with an index). */
-export function loadCheckpointTensors(dir: string, dtype?: T.DType): Map<string, T.Tensor> {
+/**
+ * All tensors of an HF checkpoint folder (model.safetensors or sharded with an index), floating
+ * ones converted to `dtype`, each moved to `device` as it is read (one tensor at a time on the CPU).
+ */
+export function loadCheckpointTensors(dir: string, o: { dtype?: T.DType; device?: T.Device } = {}): Map<string, T.Tensor> {
   const out = new Map<string, T.Tensor>();
-  for (const [name, { file, entry }] of openCheckpoint(dir)) out.set(name, T.keep(readTensor(file, name, entry, floatOnly(entry, dtype))));
+  for (const [name, { file, entry }] of openCheckpoint(dir)) {
+    const t = readTensor(file, name, entry, floatOnly(entry, o.dtype));
+    out.set(name, T.keep(o.device === undefined || o.device === 'cpu' ? t : moveTo(t, o.device)));
+  }
   return out;
+}
+
+function moveTo(t: T.Tensor, device: T.Device): T.Tensor {
+  const moved = t.to(device);
+  t.dispose();
+  return moved;
 }
 
 // Only floating tensors change dtype on load; integer buffers keep theirs.

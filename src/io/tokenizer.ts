@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Tokenizer as HfTokenizer, type Encoding } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
 import { BYTE_TO_CHAR, byteLevelToBytes } from './byte-level.js';
+import { CHAT_TEMPLATE_FILE, SPECIAL_TOKENS_MAP_FILE, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from './files.js';
 
 /** One chat turn. Extra fields (e.g. `tool_calls`) are passed to the template untouched. */
 export interface ChatMessage {
@@ -80,13 +81,13 @@ export class Tokenizer {
 
   /** Reads a tokenizer folder (tokenizer.json required, the other files optional). */
   static async fromFolder(folder: string): Promise<Tokenizer> {
-    const tokenizerJson = await readJsonFile(join(folder, 'tokenizer.json'), true);
+    const tokenizerJson = await readJsonFile(join(folder, TOKENIZER_FILE), true);
     return new Tokenizer(
       {
         tokenizerJson,
-        tokenizerConfig: await readJsonFile(join(folder, 'tokenizer_config.json'), false),
-        specialTokensMap: await readJsonFile(join(folder, 'special_tokens_map.json'), false),
-        chatTemplate: await readTextFile(join(folder, 'chat_template.jinja')),
+        tokenizerConfig: await readJsonFile(join(folder, TOKENIZER_CONFIG_FILE), false),
+        specialTokensMap: await readJsonFile(join(folder, SPECIAL_TOKENS_MAP_FILE), false),
+        chatTemplate: await readTextFile(join(folder, CHAT_TEMPLATE_FILE)),
       },
       folder,
     );
@@ -95,16 +96,16 @@ export class Tokenizer {
   /** `source` (a folder path) prefixes file names in error messages. */
   constructor(files: TokenizerFiles, source = '') {
     this.source = source;
-    const tokenizerJson = expectObject(files.tokenizerJson, this.file('tokenizer.json'));
-    const model = expectObject(tokenizerJson.model, `${this.file('tokenizer.json')}: "model"`);
+    const tokenizerJson = expectObject(files.tokenizerJson, this.file(TOKENIZER_FILE));
+    const model = expectObject(tokenizerJson.model, `${this.file(TOKENIZER_FILE)}: "model"`);
     const config =
-      files.tokenizerConfig === undefined ? {} : expectObject(files.tokenizerConfig, this.file('tokenizer_config.json'));
+      files.tokenizerConfig === undefined ? {} : expectObject(files.tokenizerConfig, this.file(TOKENIZER_CONFIG_FILE));
     const specialMap =
-      files.specialTokensMap === undefined ? {} : expectObject(files.specialTokensMap, this.file('special_tokens_map.json'));
+      files.specialTokensMap === undefined ? {} : expectObject(files.specialTokensMap, this.file(SPECIAL_TOKENS_MAP_FILE));
 
-    const addedTokens = parseAddedTokens(tokenizerJson.added_tokens, this.file('tokenizer.json'));
+    const addedTokens = parseAddedTokens(tokenizerJson.added_tokens, this.file(TOKENIZER_FILE));
     for (const t of addedTokens) this.addedTokenContent.set(t.id, t.content);
-    this.vocabSize = Math.max(modelVocabSize(model, this.file('tokenizer.json')), ...addedTokens.map((t) => t.id + 1));
+    this.vocabSize = Math.max(modelVocabSize(model, this.file(TOKENIZER_FILE)), ...addedTokens.map((t) => t.id + 1));
 
     this.namedTokens = resolveNamedTokens(config, specialMap, model, addedTokens);
     const additional = specialMap.additional_special_tokens ?? config.additional_special_tokens ?? [];
@@ -120,7 +121,7 @@ export class Tokenizer {
       if (missing.length > 0) {
         const [c, b] = missing[0]!;
         throw new Error(
-          `${this.file('tokenizer.json')}: byte-level vocabulary lacks ${missing.length} of the 256 byte symbols ` +
+          `${this.file(TOKENIZER_FILE)}: byte-level vocabulary lacks ${missing.length} of the 256 byte symbols ` +
             `(e.g. ${JSON.stringify(c)} for byte 0x${b.toString(16).padStart(2, '0')}) and has no unk_token, so text ` +
             `containing those bytes would be dropped; add the byte symbols to model.vocab`,
         );
@@ -145,7 +146,7 @@ export class Tokenizer {
         clean_up_tokenization_spaces: this.cleanUpTokenizationSpaces,
       });
     } catch (err) {
-      throw new Error(`${this.file('tokenizer.json')}: cannot build the tokenizer (${(err as Error).message})`);
+      throw new Error(`${this.file(TOKENIZER_FILE)}: cannot build the tokenizer (${(err as Error).message})`);
     }
 
     const idOf = (name: NamedSpecialToken): number | null => {
@@ -154,7 +155,7 @@ export class Tokenizer {
       const id = this.hf.token_to_id(content);
       if (id === undefined) {
         throw new Error(
-          `${this.file('tokenizer_config.json')}: ${name} ${JSON.stringify(content)} is not in the vocabulary of tokenizer.json`,
+          `${this.file(TOKENIZER_CONFIG_FILE)}: ${name} ${JSON.stringify(content)} is not in the vocabulary of ${TOKENIZER_FILE}`,
         );
       }
       return id;
@@ -173,7 +174,7 @@ export class Tokenizer {
     this.specialTokens = [...special].sort((a, b) => a[0] - b[0]).map(([id, content]) => ({ id, content }));
     this.specialIds = new Set(special.keys());
 
-    this.namedTemplates = parseChatTemplates(config.chat_template, this.file('tokenizer_config.json'));
+    this.namedTemplates = parseChatTemplates(config.chat_template, this.file(TOKENIZER_CONFIG_FILE));
     if (files.chatTemplate !== undefined) this.namedTemplates.set('default', files.chatTemplate);
     this.chatTemplate = this.namedTemplates.get('default') ?? null;
   }
@@ -356,8 +357,8 @@ export class Tokenizer {
       const names = [...this.namedTemplates.keys()];
       throw new Error(
         names.length > 0
-          ? `${this.file('tokenizer_config.json')}: chat_template has no "default" template (found: ${names.join(', ')})`
-          : `${this.file('tokenizer_config.json')}: no chat_template, and no chat_template.jinja beside it; add one`,
+          ? `${this.file(TOKENIZER_CONFIG_FILE)}: chat_template has no "default" template (found: ${names.join(', ')})`
+          : `${this.file(TOKENIZER_CONFIG_FILE)}: no chat_template, and no ${CHAT_TEMPLATE_FILE} beside it; add one`,
       );
     }
     return source;

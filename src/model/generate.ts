@@ -63,14 +63,14 @@ export function generate(model: Transformer, prompts: number[][], o: GenerateOpt
   const generator = T.Generator.seeded(o.seed ?? 0);
   const out: Generation[] = prompts.map(() => ({ tokens: [], finishReason: 'length', ...(o.logprobs ? { logprobs: [] } : {}) }));
   const done = new Array<boolean>(b).fill(false);
-  const cache = new KVCache(model.config, b, longest + o.maxNewTokens, model.dtype, model.embed.device as T.Device);
+  const cache = new KVCache(model.config, b, longest + o.maxNewTokens, model.dtype, model.device);
   if (shouldPack(model, o.packWeights ?? 'auto')) model.packWeights();
 
   try {
     T.noGrad(() => {
       // Prefill: the left-padded prompts.
       let logits = T.scope(() => {
-        const { ids, mask } = padBatch(prompts, pad, 'left');
+        const { ids, mask } = padBatch(prompts, pad, 'left', model.device);
         return model.forward(ids, { tokenMask: mask, cache, lastOnly: true, hooks: o.hooks ?? [] }).select(1, 0); // [b, vocab]
       });
       for (let step = 0; step < o.maxNewTokens; step++) {
@@ -96,7 +96,7 @@ export function generate(model: Transformer, prompts: number[][], o: GenerateOpt
         }
         if (done.every(Boolean) || step === o.maxNewTokens - 1) break;
         logits = T.withKernelThreads(stepThreads(cache), () => T.scope(() => {
-          const ids = T.tensor(next.map((t, r) => (done[r] ? pad : t)), { dtype: 'i64', shape: [b, 1] });
+          const ids = T.tensor(next.map((t, r) => (done[r] ? pad : t)), { dtype: 'i64', shape: [b, 1], device: model.device });
           return model.forward(ids, { cache, decoding: true, lastOnly: true, hooks: o.hooks ?? [] }).select(1, 0);
         }));
       }
@@ -148,10 +148,13 @@ function pick(logits: T.Tensor, o: GenerateOptions, generator: T.Generator): T.T
     const cum = sorted.softmax(-1).cumsum(-1);
     // Drop a token when the tokens before it already reach p (so the first always stays).
     const drop = cum.sub(sorted.softmax(-1)).ge(o.topP);
-    const dropInOrder = T.zeros(drop.shape, { dtype: 'bool' }).scatter(1, order, drop);
+    const dropInOrder = T.zeros(drop.shape, { dtype: 'bool', device: drop.device }).scatter(1, order, drop);
     scores = scores.maskedFill(dropInOrder, -Infinity);
   }
-  return T.multinomial(scores.softmax(-1), 1, false, generator).squeeze(1);
+  // Drawn on the CPU, where the generator is, so a seed samples the same tokens on every device.
+  const probs = scores.softmax(-1); // [b, vocab]
+  const drawn = T.multinomial(probs.device === 'cpu' ? probs : probs.to('cpu'), 1, false, generator).squeeze(1); // [b]
+  return drawn.device === logits.device ? drawn : drawn.to(logits.device);
 }
 
 // Whether to pack; packWeights itself declines models that are not f32 on the CPU.

@@ -16,19 +16,74 @@
 //   blocks.L.hook_mlp_out            [b, s, d]   MLP output
 //   blocks.L.hook_resid_post         [b, s, d]   resid_mid + mlp_out
 //   ln_final.hook_normalized         [b, s, d]   after the final norm, before the unembedding
+//
+// Build names with hookName('resid_post', L) (or a TransformerLens short name: 'q', 'post', …)
+// rather than by hand.
 
 import type { Tensor } from '../tensor/index.js';
 
+/** Hook points inside block L, named after `blocks.L.`, in forward order. */
 export const BLOCK_HOOKS = [
   'hook_resid_pre', 'attn.hook_q', 'attn.hook_k', 'attn.hook_v', 'attn.hook_pattern',
   'hook_attn_out', 'hook_resid_mid', 'mlp.hook_post', 'hook_mlp_out', 'hook_resid_post',
 ] as const;
+export type BlockHook = (typeof BLOCK_HOOKS)[number];
+
+/** The short names TransformerLens's get_act_name takes (`resid_post`, `q`, `post`, …) → block hook. */
+const BLOCK_ALIASES = {
+  resid_pre: 'hook_resid_pre', q: 'attn.hook_q', k: 'attn.hook_k', v: 'attn.hook_v', pattern: 'attn.hook_pattern',
+  attn_out: 'hook_attn_out', resid_mid: 'hook_resid_mid', post: 'mlp.hook_post', mlp_out: 'hook_mlp_out', resid_post: 'hook_resid_post',
+} as const satisfies Record<string, BlockHook>;
+export type BlockHookAlias = keyof typeof BLOCK_ALIASES;
+
+/** Hook points outside the blocks, with their short names. */
+const TOP_HOOKS = { embed: 'hook_embed', hook_embed: 'hook_embed', normalized: 'ln_final.hook_normalized', 'ln_final.hook_normalized': 'ln_final.hook_normalized' } as const;
+export type TopHook = keyof typeof TOP_HOOKS;
+
+/** A block hook point, by its full name after `blocks.L.` or its TransformerLens short name. */
+export type BlockPoint = BlockHook | BlockHookAlias;
+
+/**
+ * A hook point's full name: hookName('resid_post', 3) → 'blocks.3.hook_resid_post',
+ * hookName('attn.hook_q', 2) or hookName('q', 2) → 'blocks.2.attn.hook_q', hookName('embed') →
+ * 'hook_embed', hookName('normalized') → 'ln_final.hook_normalized'. Layer '*' gives the glob
+ * over every block (blocks.*.hook_resid_post).
+ */
+export function hookName(point: BlockPoint, layer: number | '*'): string;
+export function hookName(point: TopHook): string;
+export function hookName(point: BlockPoint | TopHook, layer?: number | '*'): string {
+  if (layer === undefined) {
+    const top = (TOP_HOOKS as Record<string, string>)[point];
+    if (top !== undefined) return top;
+    if (isBlockPoint(point)) throw new Error(`hookName('${point}'): a block hook point needs a layer, e.g. hookName('${point}', 0) → ${blockHook(point)(0)}`);
+  } else {
+    if (layer !== '*' && !(Number.isInteger(layer) && layer >= 0)) throw new Error(`hookName('${point}', ${layer}): the layer must be a block index (an integer ≥ 0) or '*'`);
+    if (isBlockPoint(point)) return blockHook(point)(layer);
+    if (point in TOP_HOOKS) throw new Error(`hookName('${point}', ${layer}): ${TOP_HOOKS[point as TopHook]} is not inside a block; call hookName('${point}') without a layer`);
+  }
+  throw new Error(`hookName: unknown hook point '${point}'; block points: ${[...BLOCK_HOOKS, ...Object.keys(BLOCK_ALIASES)].join(', ')}; others: ${Object.keys(TOP_HOOKS).join(', ')}`);
+}
+
+function isBlockPoint(point: string): point is BlockPoint {
+  return point in BLOCK_ALIASES || (BLOCK_HOOKS as readonly string[]).includes(point);
+}
+
+function blockHook(point: BlockPoint): (layer: number | '*') => string {
+  const full = (BLOCK_ALIASES as Record<string, BlockHook>)[point] ?? point;
+  return (layer) => `blocks.${layer}.${full}`;
+}
+
+/** The block a hook point name belongs to (blocks.L.…), or null for hook_embed and ln_final. */
+export function hookLayer(name: string): number | null {
+  const m = /^blocks\.(\d+)\./.exec(name);
+  return m === null ? null : Number(m[1]);
+}
 
 /** Every hook point name of a model with nLayers blocks, in forward order. */
 export function hookNames(nLayers: number): string[] {
-  const names = ['hook_embed'];
-  for (let l = 0; l < nLayers; l++) for (const h of BLOCK_HOOKS) names.push(`blocks.${l}.${h}`);
-  names.push('ln_final.hook_normalized');
+  const names = [hookName('embed')];
+  for (let l = 0; l < nLayers; l++) for (const h of BLOCK_HOOKS) names.push(hookName(h, l));
+  names.push(hookName('normalized'));
   return names;
 }
 

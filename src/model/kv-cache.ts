@@ -18,7 +18,7 @@ export class KVCache {
 
   readonly #positionElements: number;
 
-  constructor(config: ModelConfig, readonly batch: number, readonly capacity: number, dtype: T.DType, readonly device: T.Device = 'cpu') {
+  constructor(config: ModelConfig, readonly batch: number, readonly capacity: number, dtype: T.DType, readonly device: T.Device) {
     const shape = [batch, config.nKvHeads, capacity, config.headDim];
     this.#positionElements = batch * config.nKvHeads * config.headDim;
     for (let l = 0; l < config.nLayers; l++) {

@@ -5,12 +5,12 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '../tensor/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../io/files.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors-tensors.js';
+import { withPrefix } from './families/registry.js';
 import { LoraAdapter, type LoraConfig } from './lora.js';
 import type { Transformer } from './transformer.js';
 
-export const ADAPTER_CONFIG = 'adapter_config.json';
-export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 const PREFIX = 'base_model.model.';
 
 /** The adapter_config.json PEFT writes for this adapter. */
@@ -29,7 +29,7 @@ export function peftConfigJson(adapter: LoraAdapter): Record<string, unknown> {
     bias: 'none',
     use_rslora: c.useRslora,
     use_dora: false,
-    fan_in_fan_out: adapter.model.config.family === 'gpt2',
+    fan_in_fan_out: adapter.model.family.weights.conv1d,
     layers_to_transform: c.layersToTransform ?? null,
     layers_pattern: null,
     init_lora_weights: c.init === 'gaussian' ? 'gaussian' : true,
@@ -49,14 +49,14 @@ export function saveAdapter(adapter: LoraAdapter, dir: string, metadata: Record<
     tensors.set(`${PREFIX}${path}.lora_A.weight`, l.A);
     tensors.set(`${PREFIX}${path}.lora_B.weight`, l.B);
   }
-  saveSafetensors(join(dir, ADAPTER_WEIGHTS), tensors, { format: 'pt', ...metadata });
-  writeFileAtomic(join(dir, ADAPTER_CONFIG), `${JSON.stringify(peftConfigJson(adapter), null, 2)}\n`);
+  saveSafetensors(join(dir, ADAPTER_WEIGHTS_FILE), tensors, { format: 'pt', ...metadata });
+  writeFileAtomic(join(dir, ADAPTER_CONFIG_FILE), `${JSON.stringify(peftConfigJson(adapter), null, 2)}\n`);
 }
 
 /** Parses and checks adapter_config.json into a LoraConfig. */
 export function readPeftConfig(dir: string): LoraConfig {
-  const path = join(dir, ADAPTER_CONFIG);
-  if (!existsSync(path)) throw new Error(`${dir}: no ${ADAPTER_CONFIG}; a PEFT LoRA adapter folder has ${ADAPTER_CONFIG} and ${ADAPTER_WEIGHTS}`);
+  const path = join(dir, ADAPTER_CONFIG_FILE);
+  if (!existsSync(path)) throw new Error(`${dir}: no ${ADAPTER_CONFIG_FILE}; a PEFT LoRA adapter folder has ${ADAPTER_CONFIG_FILE} and ${ADAPTER_WEIGHTS_FILE}`);
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
@@ -93,8 +93,8 @@ export function readPeftConfig(dir: string): LoraConfig {
 /** Loads a PEFT LoRA adapter folder onto `model` under `name` (enabled, frozen). */
 export function loadAdapter(model: Transformer, dir: string, name = 'default'): LoraAdapter {
   const config = readPeftConfig(dir);
-  const file = join(dir, ADAPTER_WEIGHTS);
-  if (!existsSync(file)) throw new Error(`${dir}: no ${ADAPTER_WEIGHTS} (basin reads safetensors adapters; convert adapter_model.bin first)`);
+  const file = join(dir, ADAPTER_WEIGHTS_FILE);
+  if (!existsSync(file)) throw new Error(`${dir}: no ${ADAPTER_WEIGHTS_FILE} (basin reads safetensors adapters; convert adapter_model.bin first)`);
   const { tensors } = loadSafetensors(file);
   const byPath = new Map<string, { A?: T.Tensor; B?: T.Tensor }>();
   for (const [key, t] of tensors) {
@@ -111,7 +111,7 @@ export function loadAdapter(model: Transformer, dir: string, name = 'default'): 
   const weights = new Map<string, { A: T.Tensor; B: T.Tensor }>();
   for (const [path, { A, B }] of byPath) {
     if (A === undefined || B === undefined) throw new Error(`${file}: ${path} has lora_${A === undefined ? 'A' : 'B'} missing`);
-    weights.set(path.startsWith('h.') ? `transformer.${path}` : path, { A, B });
+    weights.set(withPrefix(model.family, path), { A, B });
   }
   const adapter = LoraAdapter.fromWeights(model, name, config, weights);
   for (const t of tensors.values()) t.dispose();

@@ -50,9 +50,9 @@ export class LoraLayer implements LinearAdapter {
   }
 }
 
-/** Which block a module path belongs to (…layers.7… or …h.7…), or null. */
+/** Which block a module path belongs to (the last `.<list>.<index>.` in it, as PEFT finds it), or null. */
 export function layerIndexOf(path: string): number | null {
-  const m = /\.(?:layers|h)\.(\d+)\./.exec(path);
+  const m = /.*\.[^.]*\.(\d+)\./.exec(path);
   return m ? Number(m[1]) : null;
 }
 
@@ -91,11 +91,11 @@ export class LoraAdapter {
       if (!isTargeted(lin.path, config)) continue;
       if (lin.adapters.some((a) => a.name === name)) throw new Error(`LoRA: ${lin.path} already has an adapter named '${name}'`);
       const [r, inF, outF] = [config.r, lin.inFeatures, lin.outFeatures];
-      const dtype = lin.weight.dtype;
+      const { dtype, device } = lin.weight;
       const A = config.init === 'gaussian'
-        ? T.randn([r, inF], { ...(generator ? { generator } : {}) }).mul(1 / r)
-        : T.rand([r, inF], { ...(generator ? { generator } : {}) }).mul(2).sub(1).mul(1 / Math.sqrt(inF)); // kaiming-uniform(a=√5): U(±1/√in)
-      const layer = new LoraLayer(name, lin, A.to(dtype).requiresGrad_(), T.zeros([outF, r], { dtype }).requiresGrad_(), adapter.scaling, config.dropout);
+        ? T.randn([r, inF], { device, ...(generator ? { generator } : {}) }).mul(1 / r)
+        : T.rand([r, inF], { device, ...(generator ? { generator } : {}) }).mul(2).sub(1).mul(1 / Math.sqrt(inF)); // kaiming-uniform(a=√5): U(±1/√in)
+      const layer = new LoraLayer(name, lin, A.to(dtype).requiresGrad_(), T.zeros([outF, r], { dtype, device }).requiresGrad_(), adapter.scaling, config.dropout);
       lin.adapters.push(layer);
       adapter.layers.set(lin.path, layer);
     }
@@ -124,7 +124,8 @@ export class LoraAdapter {
       if (w === undefined) continue;
       const { A, B } = w;
       const path = lin.path;
-      const layer = new LoraLayer(name, lin, A.to(lin.weight.dtype).requiresGrad_(), B.to(lin.weight.dtype).requiresGrad_(), adapter.scaling, config.dropout);
+      const on = (t: T.Tensor) => t.to(lin.weight.dtype).to(lin.weight.device);
+      const layer = new LoraLayer(name, lin, on(A).requiresGrad_(), on(B).requiresGrad_(), adapter.scaling, config.dropout);
       lin.adapters.push(layer);
       adapter.layers.set(path, layer);
     }

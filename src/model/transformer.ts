@@ -1,13 +1,23 @@
-// One decoder-only transformer for the Llama, Qwen2 and GPT-2 families. Their differences —
-// norm type, MLP type, biases, positions (RoPE or learned), tied embeddings — are fields of
-// ModelConfig, not separate classes. Parameters keep their Hugging Face names, so loading and
-// saving is a rename-free copy (GPT-2's Conv1D weights are stored transposed on disk).
+// A decoder-only transformer, nanoGPT-style, for every registered model family (Llama, Qwen2,
+// GPT-2). The family (src/model/families/) names the Hugging Face weights and picks each part —
+// RMSNorm or LayerNorm, RoPE or learned positions, a gated SiLU or a GELU MLP, separate or fused
+// q/k/v — and the config holds sizes, biases and tied embeddings. Parameters keep their Hugging
+// Face names, so loading and saving is a rename-free copy (GPT-2's Conv1D weights, stored
+// [in, out] on disk, are held [out, in]).
+//
+// Devices: a model lives on one device (`model.device`, its weights'), and every tensor the model
+// layer creates — masks, positions, token ids, the KV cache, padding — is created there: each
+// factory call (T.tensor, T.zeros, T.ones, T.full, T.arange, T.eye, T.empty) passes
+// `device: this.device` / `device: model.device`, or the device of the tensor it works on.
+// test/model/device-convention.test.ts checks this for src/model, the persona extractors and
+// eval/sampling.
 
 import * as T from '../tensor/index.js';
 import { ropeInverseFrequencies, type ModelConfig } from '../io/hf-config.js';
 import { FusedLinear, Linear } from './linear.js';
-import { HookSet, hookNames, type Hook, type HookContext } from './hooks.js';
+import { HookSet, hookName, hookNames, type Hook, type HookContext } from './hooks.js';
 import type { KVCache } from './kv-cache.js';
+import { blockModules, familyFor, topModules, weightSpecs, type ModelFamily } from './families/registry.js';
 
 interface Norm {
   weight: T.Tensor;
@@ -17,20 +27,21 @@ interface Norm {
 interface Block {
   ln1: Norm;
   ln2: Norm;
-  /** llama/qwen2: q, k, v, o; gpt2: qkv (fused c_attn), o (c_proj) */
+  /** separate q, k, v (their weights fused into one matrix, qkvFused), or one fused qkv projection */
   q?: Linear;
   k?: Linear;
   v?: Linear;
   qkv?: Linear;
   o: Linear;
-  /** llama/qwen2: gate, up, down; gpt2: up (c_fc), down (c_proj) */
+  /** gated MLPs: gate and up (their weights fused into one matrix, gateUpFused) */
   gate?: Linear;
   up: Linear;
   down: Linear;
-  /** llama/qwen2: q, k, v and gate, up with their weights in one matrix each (one product each) */
   qkvFused?: FusedLinear;
   gateUpFused?: FusedLinear;
 }
+
+type Context = Omit<HookContext, 'name' | 'layer'>;
 
 export interface ForwardOptions {
   /** [b, s] bool or 0/1: real tokens (true) vs padding (false). Default: all real. */
@@ -48,80 +59,78 @@ export interface ForwardOptions {
   lastOnly?: boolean;
   /** skip the unembedding entirely (returns the final normalized residual [b, s, d]) */
   skipLogits?: boolean;
+  /**
+   * stop after block L: return its resid_post [b, s, d] (= HF hidden_states[L+1]) without
+   * running later blocks, the final norm or the unembedding (not with a KV cache)
+   */
+  stopAtLayer?: number;
 }
-
-/** HF names of GPT-2 weights stored as Conv1D [in, out] on disk. */
-export const GPT2_CONV1D = /^transformer\.h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/;
 
 export class Transformer {
   readonly config: ModelConfig;
+  /** the registered family that names the weights and picks the parts */
+  readonly family: ModelFamily;
+  /** the dtype of the floating weights; activations are computed in it */
   readonly dtype: T.DType;
-  /** every parameter by its Hugging Face name (GPT-2 Conv1D weights held as [out, in]) */
+  /** where every weight lives; every tensor the model creates is created here */
+  readonly device: T.Device;
+  /** every parameter by its Hugging Face name, in module order (Conv1D weights held as [out, in]) */
   readonly params = new Map<string, T.Tensor>();
   readonly blocks: Block[] = [];
+  /** [vocab, d] */
   readonly embed: T.Tensor;
+  /** [maxPositions, d]: learned positions, or undefined with RoPE */
   readonly wpe: T.Tensor | undefined;
   readonly lnFinal: Norm;
   readonly lmHead: Linear;
   readonly hookPointNames: string[];
   readonly #persistentHooks: Hook[] = [];
   #ropeTable: { cos: T.Tensor; sinSigned: T.Tensor; length: number } | undefined;
+  /** [headDim / 2] f32 */
   readonly #invFreq: T.Tensor | undefined;
 
-  /** Builds the model from a map of HF-named tensors (which it keeps). */
+  /** Builds the model from a map of HF-named tensors (which it keeps), all on one device. */
   constructor(config: ModelConfig, weights: Map<string, T.Tensor>) {
     this.config = config;
-    const take = (name: string, shape: number[]): T.Tensor => {
+    this.family = familyFor(config);
+    for (const { name, shape } of weightSpecs(this.family, config)) {
       const t = weights.get(name);
       if (t === undefined) throw new Error(`checkpoint is missing ${name} (shape [${shape}]) for a ${config.family} model with ${config.nLayers} layers`);
       const got = t.shape.join(',');
       if (got !== shape.join(',')) throw new Error(`checkpoint: ${name} has shape [${got}], config.json implies [${shape}]`);
       this.params.set(name, T.keep(t));
-      return t;
-    };
-    const { dModel: d, nHeads: h, nKvHeads: kvh, headDim: hd, dMlp, vocabSize: V } = config;
-    const gpt2 = config.family === 'gpt2';
-    const p = gpt2 ? 'transformer.' : 'model.';
-    const norm = (name: string): Norm => ({
-      weight: take(`${name}.weight`, [d]),
-      bias: config.normType === 'layernorm' ? take(`${name}.bias`, [d]) : undefined,
-    });
-    const linear = (path: string, out: number, inp: number, bias: boolean) =>
-      new Linear(path, take(`${path}.weight`, [out, inp]), bias ? take(`${path}.bias`, [out]) : undefined);
-
-    this.embed = take(gpt2 ? `${p}wte.weight` : `${p}embed_tokens.weight`, [V, d]);
-    this.dtype = this.embed.dtype;
-    this.wpe = gpt2 ? take(`${p}wpe.weight`, [config.maxPositions, d]) : undefined;
-    for (let l = 0; l < config.nLayers; l++) {
-      if (gpt2) {
-        const b = `${p}h.${l}`;
-        this.blocks.push({
-          ln1: norm(`${b}.ln_1`), ln2: norm(`${b}.ln_2`),
-          qkv: linear(`${b}.attn.c_attn`, 3 * d, d, true), o: linear(`${b}.attn.c_proj`, d, d, true),
-          up: linear(`${b}.mlp.c_fc`, dMlp, d, true), down: linear(`${b}.mlp.c_proj`, d, dMlp, true),
-        });
-      } else {
-        const b = `${p}layers.${l}`;
-        const q = linear(`${b}.self_attn.q_proj`, h * hd, d, config.attnBias);
-        const k = linear(`${b}.self_attn.k_proj`, kvh * hd, d, config.attnBias);
-        const v = linear(`${b}.self_attn.v_proj`, kvh * hd, d, config.attnBias);
-        const gate = linear(`${b}.mlp.gate_proj`, dMlp, d, config.mlpBias);
-        const up = linear(`${b}.mlp.up_proj`, dMlp, d, config.mlpBias);
-        const qkvFused = this.#fuse([q, k, v]);
-        const gateUpFused = this.#fuse([gate, up]);
-        this.blocks.push({
-          ln1: norm(`${b}.input_layernorm`), ln2: norm(`${b}.post_attention_layernorm`),
-          q, k, v, o: linear(`${b}.self_attn.o_proj`, d, h * hd, config.attnOutBias),
-          gate, up, down: linear(`${b}.mlp.down_proj`, d, dMlp, config.mlpBias),
-          qkvFused, gateUpFused,
-        });
-      }
     }
-    this.lnFinal = norm(gpt2 ? `${p}ln_f` : `${p}norm`);
-    this.lmHead = config.tiedEmbeddings ? new Linear('lm_head', this.embed) : linear('lm_head', V, d, false);
+    const param = (name: string) => this.params.get(name) as T.Tensor;
+    const norm = (path: string): Norm => ({ weight: param(`${path}.weight`), bias: this.params.get(`${path}.bias`) });
+    const linear = (path: string) => new Linear(path, param(`${path}.weight`), this.params.get(`${path}.bias`));
+
+    const top = topModules(this.family);
+    this.embed = param(`${top.embed}.weight`);
+    this.dtype = this.embed.dtype;
+    this.device = this.embed.device;
+    const strays = [...this.params].filter(([, t]) => t.device !== this.device).map(([n, t]) => `${n} (${t.device})`);
+    if (strays.length > 0) throw new Error(`Transformer: the embedding is on ${this.device} but ${strays.slice(0, 3).join(', ')} are not; load every weight onto one device`);
+    this.wpe = top.positions === undefined ? undefined : param(`${top.positions}.weight`);
+    for (let l = 0; l < config.nLayers; l++) {
+      const m = blockModules(this.family, l);
+      const blk: Block = { ln1: norm(m.ln1), ln2: norm(m.ln2), o: linear(m.o), up: linear(m.up), down: linear(m.down) };
+      if (m.qkv !== undefined) {
+        blk.qkv = linear(m.qkv);
+      } else {
+        [blk.q, blk.k, blk.v] = [linear(m.q as string), linear(m.k as string), linear(m.v as string)];
+        blk.qkvFused = this.#fuse([blk.q, blk.k, blk.v]);
+      }
+      if (m.gate !== undefined) {
+        blk.gate = linear(m.gate);
+        blk.gateUpFused = this.#fuse([blk.gate, blk.up]);
+      }
+      this.blocks.push(blk);
+    }
+    this.lnFinal = norm(top.finalNorm);
+    this.lmHead = config.tiedEmbeddings ? new Linear(top.lmHead, this.embed) : linear(top.lmHead);
     this.hookPointNames = hookNames(config.nLayers);
-    if (config.positional.kind === 'rope') {
-      this.#invFreq = T.keep(T.tensor(ropeInverseFrequencies(config), { dtype: 'f32' }));
+    if (this.family.positions === 'rope') {
+      this.#invFreq = T.keep(T.tensor(ropeInverseFrequencies(config), { dtype: 'f32', device: this.device }));
     }
   }
 
@@ -196,6 +205,11 @@ export class Transformer {
     };
   }
 
+  /** The hooks addHooks (or withHooks) made active for every call, now. */
+  get persistentHooks(): readonly Hook[] {
+    return [...this.#persistentHooks];
+  }
+
   /** Runs fn with hooks active for every forward inside (generation included); removes them after, even on throw. */
   withHooks<R>(hooks: Hook[], fn: () => R): R {
     const remove = this.addHooks(hooks);
@@ -211,24 +225,26 @@ export class Transformer {
   }
 
   /**
-   * ids [b, s] int → logits [b, s, vocab] (or [b, 1, vocab] with lastOnly, or the final
-   * normalized residual [b, s, d] with skipLogits).
+   * ids [b, s] int → logits [b, s, vocab] (or [b, 1, vocab] with lastOnly, the final normalized
+   * residual [b, s, d] with skipLogits, or block L's resid_post [b, s, d] with stopAtLayer L).
    */
   forward(ids: T.Tensor, o: ForwardOptions = {}): T.Tensor {
     const c = this.config;
     const [b, s] = ids.shape as [number, number];
+    const lastBlock = o.stopAtLayer ?? c.nLayers - 1;
+    if (o.stopAtLayer !== undefined) this.#checkStopAtLayer(o.stopAtLayer, o.cache);
     const cache = o.cache;
     const offset = cache?.length ?? 0;
     if (cache !== undefined) cache.reserve(s);
     const hooks = new HookSet([...this.#persistentHooks, ...(o.hooks ?? [])], this.hookPointNames);
-    const tokenMask = o.tokenMask === undefined ? T.ones([b, s], { dtype: 'bool' }) : o.tokenMask.dtype === 'bool' ? o.tokenMask : o.tokenMask.ne(0);
-    const ctx: Omit<HookContext, 'name' | 'layer'> = { offset, tokenMask, responseMask: o.responseMask, decoding: o.decoding ?? false };
+    const tokenMask = o.tokenMask === undefined ? T.ones([b, s], { dtype: 'bool', device: this.device }) : o.tokenMask.dtype === 'bool' ? o.tokenMask : o.tokenMask.ne(0);
+    const ctx: Context = { offset, tokenMask, responseMask: o.responseMask, decoding: o.decoding ?? false };
     const allReal = o.tokenMask === undefined || Boolean(tokenMask.all().item());
     const positions = o.positions ?? this.#positions(tokenMask, cache, allReal);
 
     let x = T.embedding(this.embed, ids); // [b, s, d]
     if (this.wpe !== undefined) x = x.add(T.embedding(this.wpe, positions));
-    x = hooks.run('hook_embed', x, ctx, null);
+    x = hooks.run(hookName('embed'), x, ctx, null);
 
     // Positions never exceed the absolute index, so offset + s bounds them (no read-back needed).
     const rope = this.#invFreq === undefined ? undefined : this.#rope(positions, o.positions === undefined ? offset + s : positions.max().item() + 1);
@@ -240,17 +256,16 @@ export class Transformer {
     // the residual it consumed) as it ends: peak memory is one block's, not the whole forward's.
     // Under autograd this only drops handles; the graph keeps what backward needs.
     const freeAsWeGo = hooks.empty;
-    for (let l = 0; l < c.nLayers; l++) {
+    for (let l = 0; l <= lastBlock; l++) {
       const blk = this.blocks[l] as Block;
-      const name = (h: string) => `blocks.${l}.${h}`;
       const block = (): T.Tensor => {
-        const resid = hooks.run(name('hook_resid_pre'), x, ctx, l);
+        const resid = hooks.run(hookName('resid_pre', l), x, ctx, l); // [b, s, d]
         let attnOut = this.#attention(blk, this.#norm(resid, blk.ln1), l, rope, mask, cache, hooks, ctx);
-        attnOut = hooks.run(name('hook_attn_out'), attnOut, ctx, l);
-        const mid = hooks.run(name('hook_resid_mid'), resid.add(attnOut), ctx, l);
+        attnOut = hooks.run(hookName('attn_out', l), attnOut, ctx, l);
+        const mid = hooks.run(hookName('resid_mid', l), resid.add(attnOut), ctx, l);
         let mlpOut = this.#mlp(blk, this.#norm(mid, blk.ln2), l, hooks, ctx);
-        mlpOut = hooks.run(name('hook_mlp_out'), mlpOut, ctx, l);
-        return hooks.run(name('hook_resid_post'), mid.add(mlpOut), ctx, l);
+        mlpOut = hooks.run(hookName('mlp_out', l), mlpOut, ctx, l);
+        return hooks.run(hookName('resid_post', l), mid.add(mlpOut), ctx, l);
       };
       if (freeAsWeGo) {
         const next = T.scope(block);
@@ -263,9 +278,18 @@ export class Transformer {
     if (cache !== undefined) cache.advance(tokenMask, allReal);
 
     if (o.lastOnly) x = x.narrow(1, s - 1, 1);
-    x = hooks.run('ln_final.hook_normalized', this.#norm(x, this.lnFinal), ctx, null);
+    if (o.stopAtLayer !== undefined) return x;
+    x = hooks.run(hookName('normalized'), this.#norm(x, this.lnFinal), ctx, null);
     if (o.skipLogits) return x;
     return this.lmHead.forward(x);
+  }
+
+  #checkStopAtLayer(layer: number, cache: KVCache | undefined): void {
+    const n = this.config.nLayers;
+    if (!(Number.isInteger(layer) && layer >= 0 && layer < n)) {
+      throw new Error(`forward: stopAtLayer ${layer} is not a block of this ${n}-layer model; use 0..${n - 1} (resid_post of block L = HF hidden_states[L+1])`);
+    }
+    if (cache !== undefined) throw new Error('forward: stopAtLayer cannot fill a KV cache (later layers would be missing from it); drop one of the two');
   }
 
   // Positions as HF computes them: the count of real tokens before each position (so left
@@ -274,7 +298,7 @@ export class Transformer {
     const [b, s] = tokenMask.shape as [number, number];
     if (allReal && cache !== undefined) {
       // Every new token is real: row r continues at its count of real cached tokens.
-      return T.tensor(cache.realTokens.flatMap((c) => Array.from({ length: s }, (_, i) => c + i)), { dtype: 'i64', shape: [b, s] });
+      return T.tensor(cache.realTokens.flatMap((c) => Array.from({ length: s }, (_, i) => c + i)), { dtype: 'i64', shape: [b, s], device: this.device });
     }
     let pos = tokenMask.to('i64').cumsum(1).sub(1); // [b, s]
     if (cache !== undefined && cache.length > 0) {
@@ -288,14 +312,14 @@ export class Transformer {
     const past = cache?.length ?? 0;
     const total = past + s;
     const keys = past > 0 ? T.cat([(cache as KVCache).tokenMask.narrow(1, 0, past), tokenMask], 1) : tokenMask; // [b, total]
-    const causal = T.ones([s, total], { dtype: 'bool' }).tril(past); // key j visible from query i iff j <= past + i
+    const causal = T.ones([s, total], { dtype: 'bool', device: this.device }).tril(past); // key j visible from query i iff j <= past + i
     let keep = causal.unsqueeze(0).logicalAnd(keys.unsqueeze(1)); // [b, s, total]
     // A padding query would see no key at all (softmax of nothing = NaN): let it see itself.
-    const eye = T.eye(s, s, { dtype: 'bool' });
-    const diag = past > 0 ? T.cat([T.zeros([s, past], { dtype: 'bool' }), eye], 1) : eye;
+    const eye = T.eye(s, s, { dtype: 'bool', device: this.device });
+    const diag = past > 0 ? T.cat([T.zeros([s, past], { dtype: 'bool', device: this.device }), eye], 1) : eye;
     keep = keep.logicalOr(diag.unsqueeze(0).logicalAnd(tokenMask.logicalNot().unsqueeze(2)));
     const neg = this.dtype === 'f32' || this.dtype === 'f64' ? -3.4028234663852886e38 : -3.3895313892515355e38;
-    return T.zeros([b, 1, s, total], { dtype: this.dtype }).maskedFill(keep.logicalNot().unsqueeze(1), neg);
+    return T.zeros([b, 1, s, total], { dtype: this.dtype, device: this.device }).maskedFill(keep.logicalNot().unsqueeze(1), neg);
   }
 
   // cos, sinSigned [b, 1, s, hd] for these positions, from a table grown as needed.
@@ -304,7 +328,7 @@ export class Transformer {
       const length = Math.max(need, 2 * (this.#ropeTable?.length ?? 256));
       this.#ropeTable?.cos.dispose();
       this.#ropeTable?.sinSigned.dispose();
-      const angles = T.arange(length, undefined, 1, { dtype: 'f32' }).unsqueeze(1).mul((this.#invFreq as T.Tensor).unsqueeze(0)); // [len, hd/2]
+      const angles = T.arange(length, undefined, 1, { dtype: 'f32', device: this.device }).unsqueeze(1).mul((this.#invFreq as T.Tensor).unsqueeze(0)); // [len, hd/2]
       const [cos, sin] = [angles.cos(), angles.sin()];
       this.#ropeTable = {
         cos: T.keep(T.cat([cos, cos], 1).to(this.dtype)), // [len, hd]
@@ -321,7 +345,7 @@ export class Transformer {
 
   #norm(x: T.Tensor, n: Norm): T.Tensor {
     const c = this.config;
-    if (c.normType === 'layernorm') return T.layerNorm(x, [c.dModel], n.weight, n.bias, c.normEps);
+    if (this.family.norm === 'layernorm') return T.layerNorm(x, [c.dModel], n.weight, n.bias, c.normEps);
     // RMSNorm as HF computes it: in f32, then back to the input dtype before the weight.
     const x32 = x.dtype === 'f32' ? x : x.to('f32');
     const normed = x32.mul(x32.square().mean(-1, true).add(c.normEps).rsqrt());
@@ -330,13 +354,13 @@ export class Transformer {
 
   #attention(
     blk: Block, x: T.Tensor, l: number, rope: { cos: T.Tensor; sinSigned: T.Tensor } | undefined,
-    mask: T.Tensor | undefined, cache: KVCache | undefined, hooks: HookSet, ctx: Omit<HookContext, 'name' | 'layer'>,
+    mask: T.Tensor | undefined, cache: KVCache | undefined, hooks: HookSet, ctx: Context,
   ): T.Tensor {
     const { nHeads: h, nKvHeads: kvh, headDim: hd } = this.config;
     const [b, s] = x.shape as [number, number];
     let q: T.Tensor, k: T.Tensor, v: T.Tensor;
     if (blk.qkv !== undefined) {
-      [q, k, v] = blk.qkv.forward(x).split(h * hd, 2) as [T.Tensor, T.Tensor, T.Tensor];
+      [q, k, v] = blk.qkv.forward(x).split([h * hd, kvh * hd, kvh * hd], 2) as [T.Tensor, T.Tensor, T.Tensor];
     } else {
       [q, k, v] = (blk.qkvFused as FusedLinear).forward(x) as [T.Tensor, T.Tensor, T.Tensor];
     }
@@ -347,10 +371,9 @@ export class Transformer {
       q = applyRope(q, rope.cos, rope.sinSigned);
       k = applyRope(k, rope.cos, rope.sinSigned);
     }
-    const name = (p: string) => `blocks.${l}.attn.${p}`;
-    q = hooks.run(name('hook_q'), q, ctx, l);
-    k = hooks.run(name('hook_k'), k, ctx, l);
-    v = hooks.run(name('hook_v'), v, ctx, l);
+    q = hooks.run(hookName('q', l), q, ctx, l);
+    k = hooks.run(hookName('k', l), k, ctx, l);
+    v = hooks.run(hookName('v', l), v, ctx, l);
     if (cache !== undefined) [k, v] = cache.append(l, k, v); // [b, kvh, total, hd]
     if (kvh !== h) {
       const rep = h / kvh;
@@ -359,10 +382,10 @@ export class Transformer {
       v = v.unsqueeze(2).expand(b, kvh, rep, total, hd).reshape(b, h, total, hd);
     }
     let out: T.Tensor;
-    const patternName = name('hook_pattern');
+    const patternName = hookName('pattern', l);
     if (hooks.has(patternName)) {
       let scores = q.matmul(k.mT).mul(1 / Math.sqrt(hd)); // [b, h, s, total]
-      scores = mask !== undefined ? scores.add(mask) : scores.add(causalMask(s, k.size(2), this.dtype));
+      scores = mask !== undefined ? scores.add(mask) : scores.add(causalMask(s, k.size(2), this.dtype, this.device));
       const pattern = hooks.run(patternName, scores.softmax(-1), ctx, l);
       out = pattern.matmul(v);
     } else if (mask !== undefined) {
@@ -374,16 +397,16 @@ export class Transformer {
     return blk.o.forward(out.transpose(1, 2).reshape(b, s, h * hd));
   }
 
-  #mlp(blk: Block, x: T.Tensor, l: number, hooks: HookSet, ctx: Omit<HookContext, 'name' | 'layer'>): T.Tensor {
+  #mlp(blk: Block, x: T.Tensor, l: number, hooks: HookSet, ctx: Context): T.Tensor {
     let hidden: T.Tensor;
-    if (blk.gateUpFused !== undefined) {
-      const [gate, up] = blk.gateUpFused.forward(x) as [T.Tensor, T.Tensor];
+    if (this.family.mlp === 'gated-silu') {
+      const [gate, up] = (blk.gateUpFused as FusedLinear).forward(x) as [T.Tensor, T.Tensor];
       hidden = gate.silu().mul(up); // [b, s, d_mlp]
     } else {
-      const a = blk.up.forward(x);
+      const a = blk.up.forward(x); // [b, s, d_mlp]
       hidden = this.config.activation === 'gelu' ? a.gelu('none') : a.gelu('tanh');
     }
-    hidden = hooks.run(`blocks.${l}.mlp.hook_post`, hidden, ctx, l);
+    hidden = hooks.run(hookName('post', l), hidden, ctx, l);
     return blk.down.forward(hidden);
   }
 }
@@ -400,7 +423,7 @@ function applyRope(x: T.Tensor, cos: T.Tensor, sinSigned: T.Tensor): T.Tensor {
 }
 
 /** Additive causal mask [s, total] for queries at the end of `total` keys. */
-function causalMask(s: number, total: number, dtype: T.DType): T.Tensor {
-  const keep = T.ones([s, total], { dtype: 'bool' }).tril(total - s);
-  return T.zeros([s, total], { dtype }).maskedFill(keep.logicalNot(), -Infinity);
+function causalMask(s: number, total: number, dtype: T.DType, device: T.Device): T.Tensor {
+  const keep = T.ones([s, total], { dtype: 'bool', device }).tril(total - s);
+  return T.zeros([s, total], { dtype, device }).maskedFill(keep.logicalNot(), -Infinity);
 }

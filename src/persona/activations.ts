@@ -5,6 +5,7 @@ import * as T from '../tensor/index.js';
 import type { Tokenizer } from '../io/tokenizer.js';
 import type { Transformer } from '../model/transformer.js';
 import { runWithCache } from '../model/activation-cache.js';
+import { hookName } from '../model/hooks.js';
 import { renderPrompt, type ChatPrompt } from '../model/chat-prompt.js';
 import { padBatch } from '../model/padding.js';
 
@@ -15,14 +16,13 @@ export function lastTokenActivations(model: Transformer, tokenizer: Tokenizer, p
   for (let i = 0; i < prompts.length; i += batchSize) {
     const ids = prompts.slice(i, i + batchSize).map((p) => renderPrompt(tokenizer, p));
     T.noGrad(() => T.scope(() => {
-      const { ids: tokens, mask } = padBatch(ids, pad, 'left');
-      const { cache } = runWithCache(model, tokens, { tokenMask: mask, names: layers.map((l) => `blocks.${l}.hook_resid_post`), at: 'last', skipLogits: true });
+      const { ids: tokens, mask } = padBatch(ids, pad, 'left', model.device);
+      const { cache } = runWithCache(model, tokens, { tokenMask: mask, names: layers.map((l) => hookName('resid_post', l)), at: 'last', skipLogits: true });
       for (const l of layers) {
-        const acts = cache.get(`blocks.${l}.hook_resid_post`) as T.Tensor; // [b, d]
+        const acts = cache.get('resid_post', l); // [b, d]
         const flat = acts.to('f64').data() as Float64Array;
         const d = acts.size(1);
         for (let r = 0; r < acts.size(0); r++) out.get(l)?.push(flat.slice(r * d, (r + 1) * d));
-        acts.dispose();
       }
     }));
   }

@@ -12,10 +12,12 @@ import { createHash } from 'node:crypto';
 import * as T from '../tensor/index.js';
 import type { Tokenizer } from '../io/tokenizer.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { PERSONA_MEANS_FILE, PERSONA_VECTORS_INDEX_FILE, personaActivationsFile } from '../io/files.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors-tensors.js';
 import type { Transformer } from '../model/transformer.js';
 import { renderPrompt, type ChatPrompt } from '../model/chat-prompt.js';
 import { runWithCache } from '../model/activation-cache.js';
+import { hookName } from '../model/hooks.js';
 import { padBatch } from '../model/padding.js';
 import { lastTokenActivations } from './activations.js';
 
@@ -71,16 +73,15 @@ function responseMeanActivations(model: Transformer, tokenizer: Tokenizer, promp
     if (rows.length > 0) {
       T.noGrad(() => T.scope(() => {
         const n = Math.max(...rows.map((r) => r.ids.length));
-        const { ids, mask: real } = padBatch(rows.map((r) => r.ids), pad, 'right');
-        const resp = T.tensor(rows.flatMap((r) => Array.from({ length: n }, (_, i) => (i >= r.promptLength && i < r.ids.length ? 1 : 0))), { dtype: 'f32', shape: [rows.length, n] });
-        const { cache } = runWithCache(model, ids, { tokenMask: real, names: layers.map((l) => `blocks.${l}.hook_resid_post`), skipLogits: true });
+        const { ids, mask: real } = padBatch(rows.map((r) => r.ids), pad, 'right', model.device);
+        const resp = T.tensor(rows.flatMap((r) => Array.from({ length: n }, (_, i) => (i >= r.promptLength && i < r.ids.length ? 1 : 0))), { dtype: 'f32', shape: [rows.length, n], device: model.device });
+        const { cache } = runWithCache(model, ids, { tokenMask: real, names: layers.map((l) => hookName('resid_post', l)), skipLogits: true });
         for (const l of layers) {
-          const acts = cache.get(`blocks.${l}.hook_resid_post`) as T.Tensor; // [k, n, d]
-          const w = resp.unsqueeze(2);
+          const acts = cache.get('resid_post', l); // [k, n, d]
+          const w = resp.unsqueeze(2); // [k, n, 1]
           const mean = acts.mul(w).sum(1).div(w.sum(1)).mean(0); // [d]: per-response mean, then mean over responses
           const v = mean.to('f64').data() as Float64Array;
           (sums.get(l) as Float64Array).set(v);
-          acts.dispose();
         }
       }));
     }
@@ -102,14 +103,14 @@ export interface ExtractOptions {
  * (index.json present) is read back instead of recomputed.
  */
 export function extractPersonaVectors(model: Transformer, tokenizer: Tokenizer, personas: PersonaSpec[], questions: string[], dir: string, o: ExtractOptions, metadata: Record<string, string> = {}): VectorSet {
-  const indexPath = join(dir, 'index.json');
+  const indexPath = join(dir, PERSONA_VECTORS_INDEX_FILE);
   if (existsSync(indexPath)) return readPersonaVectors(dir);
   const tmp = `${dir}.partial`;
   mkdirSync(tmp, { recursive: true });
   const d = model.config.dModel;
   const means = new Map<number, Float64Array[]>(o.layers.map((l) => [l, []]));
   personas.forEach((p, pi) => {
-    const file = join(tmp, `persona-${pi}.safetensors`);
+    const file = join(tmp, personaActivationsFile(pi));
     let perLayer: Map<number, Float64Array[]>;
     if (existsSync(file)) {
       const { tensors } = loadSafetensors(file, 'f64');
@@ -124,22 +125,22 @@ export function extractPersonaVectors(model: Transformer, tokenizer: Tokenizer, 
       perLayer = o.method === 'A'
         ? lastTokenActivations(model, tokenizer, prompts, o.layers)
         : responseMeanActivations(model, tokenizer, prompts, o.responses?.get(p.id) ?? [], o.layers);
-      T.scope(() => saveSafetensors(file, new Map(o.layers.map((l) => [`layer.${l}`, T.tensor(concat(perLayer.get(l) as Float64Array[]), { dtype: 'f32', shape: [questions.length, d] })])), { persona: p.id }));
+      T.scope(() => saveSafetensors(file, new Map(o.layers.map((l) => [`layer.${l}`, T.tensor(concat(perLayer.get(l) as Float64Array[]), { dtype: 'f32', shape: [questions.length, d], device: 'cpu' })])), { persona: p.id }));
     }
     for (const l of o.layers) (means.get(l) as Float64Array[]).push(meanRows(perLayer.get(l) as Float64Array[]));
   });
-  T.scope(() => saveSafetensors(join(tmp, 'means.safetensors'), new Map(o.layers.map((l) => [`layer.${l}`, T.tensor(concat(means.get(l) as Float64Array[]), { dtype: 'f64', shape: [personas.length, d] })])), {
+  T.scope(() => saveSafetensors(join(tmp, PERSONA_MEANS_FILE), new Map(o.layers.map((l) => [`layer.${l}`, T.tensor(concat(means.get(l) as Float64Array[]), { dtype: 'f64', shape: [personas.length, d], device: 'cpu' })])), {
     method: o.method, layers: o.layers.join(','), layer_convention: LAYER_CONVENTION, prompts_hash: promptsHash(personas, questions), ...metadata,
   }));
-  writeFileAtomic(join(tmp, 'index.json'), JSON.stringify({ method: o.method, layers: o.layers, personas: personas.map((p) => p.id), questions: questions.length, dModel: d, layerConvention: LAYER_CONVENTION, promptsHash: promptsHash(personas, questions), ...metadata }, null, 1));
+  writeFileAtomic(join(tmp, PERSONA_VECTORS_INDEX_FILE), JSON.stringify({ method: o.method, layers: o.layers, personas: personas.map((p) => p.id), questions: questions.length, dModel: d, layerConvention: LAYER_CONVENTION, promptsHash: promptsHash(personas, questions), ...metadata }, null, 1));
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   return readPersonaVectors(dir);
 }
 
 export function readPersonaVectors(dir: string): VectorSet {
-  const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as { method: VectorMethod; layers: number[]; personas: string[]; questions: number; dModel: number };
-  const { tensors } = loadSafetensors(join(dir, 'means.safetensors'), 'f64');
+  const index = JSON.parse(readFileSync(join(dir, PERSONA_VECTORS_INDEX_FILE), 'utf8')) as { method: VectorMethod; layers: number[]; personas: string[]; questions: number; dModel: number };
+  const { tensors } = loadSafetensors(join(dir, PERSONA_MEANS_FILE), 'f64');
   const means = new Map<number, Float64Array[]>();
   for (const l of index.layers) {
     const t = tensors.get(`layer.${l}`) as T.Tensor;
@@ -155,7 +156,7 @@ export function perQuestionActivations(set: VectorSet, layer: number): { rows: F
   const rows: Float64Array[] = [];
   const labels: string[] = [];
   set.personas.forEach((p, pi) => {
-    const { tensors } = loadSafetensors(join(set.dir, `persona-${pi}.safetensors`), 'f64');
+    const { tensors } = loadSafetensors(join(set.dir, personaActivationsFile(pi)), 'f64');
     const t = tensors.get(`layer.${layer}`) as T.Tensor;
     const [q, d] = t.shape as [number, number];
     const flat = t.data() as Float64Array;

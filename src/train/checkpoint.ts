@@ -1,23 +1,24 @@
-// Training checkpoints: trainable tensors, optimizer state, data position and RNG state, in a
-// folder `checkpoint-<step>` that appears atomically (written as a temp folder, then renamed).
-// Resuming from one reproduces the uninterrupted run exactly.
+// Training checkpoints: trainable tensors, optimizer state, data position, RNG state and the
+// run's resolved config, in a folder `checkpoint-<step>` that appears atomically (written as a
+// temp folder, then renamed). Resuming from one reproduces the uninterrupted run exactly.
 
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as T from '../tensor/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors-tensors.js';
+import type { Json } from './run-config.js';
 
 export interface TrainerState {
   /** optimizer steps done */
   step: number;
-  epoch: number;
-  /** position in this epoch's example order */
-  cursor: number;
+  /** where the data source stands (for SFT: epoch and cursor in that epoch's example order) */
+  data: Record<string, number>;
   /** the global generator (dropout) state, base64 */
   rng: string;
   optimizer: { kind: string; groups: { lr: number; weightDecay: number }[]; scalars: Record<string, number> };
-  /** a hash of the run's settings: resuming a different run is refused */
+  /** the run's resolved config and its hash: resuming a different run is refused, naming what differs */
+  config: Json;
   runHash: string;
 }
 

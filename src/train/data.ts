@@ -1,10 +1,13 @@
 // Chat data for fine-tuning: JSONL rows {"messages":[{"role","content"}…]}, rendered with the
 // model's chat template, loss only on assistant tokens, truncated to a maximum length,
-// shuffled by seed, and collated into right-padded batches.
+// shuffled by seed, and collated into right-padded batches on the model's device.
 
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import * as T from '../tensor/index.js';
 import type { ChatMessage, Tokenizer } from '../io/tokenizer.js';
+import { createRng } from '../util/rng.js';
+import type { BatchSource } from './loop.js';
 
 export interface ChatRow {
   messages: ChatMessage[];
@@ -90,23 +93,13 @@ export function tokenizeRows(rows: ChatRow[], tokenizer: Tokenizer, maxLength: n
   return { examples, truncated, tokensCut };
 }
 
-/** A deterministic permutation of 0..n−1 for (seed, epoch): Fisher–Yates on a splitmix stream. */
+/**
+ * A deterministic permutation of 0..n−1 for (seed, epoch): a Fisher–Yates shuffle drawn from
+ * the stream `createRng(seed).fork('train/order/epoch-<epoch>')`, so each epoch's order depends
+ * only on the seed and the epoch.
+ */
 export function shuffledOrder(n: number, seed: number, epoch: number): number[] {
-  let state = BigInt.asUintN(64, BigInt(seed) * 0x9e3779b97f4a7c15n + BigInt(epoch) * 0xbf58476d1ce4e5b9n + 1n);
-  const next = (): number => {
-    state = BigInt.asUintN(64, state + 0x9e3779b97f4a7c15n);
-    let z = state;
-    z = BigInt.asUintN(64, (z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n);
-    z = BigInt.asUintN(64, (z ^ (z >> 27n)) * 0x94d049bb133111ebn);
-    z = z ^ (z >> 31n);
-    return Number(z >> 11n) / 2 ** 53;
-  };
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    [order[i], order[j]] = [order[j] as number, order[i] as number];
-  }
-  return order;
+  return createRng(seed).fork(`train/order/epoch-${epoch}`).shuffle(Array.from({ length: n }, (_, i) => i));
 }
 
 export interface Batch {
@@ -124,8 +117,8 @@ export interface Batch {
   lossTokens: number;
 }
 
-/** Right-pads examples into one batch. */
-export function collate(examples: Example[], padId: number): Batch {
+/** Right-pads examples into one batch, every tensor on `device`. */
+export function collate(examples: Example[], padId: number, device: T.Device): Batch {
   const s = Math.max(...examples.map((e) => e.ids.length));
   const b = examples.length;
   const ids: number[] = [];
@@ -149,11 +142,53 @@ export function collate(examples: Example[], padId: number): Batch {
     }
   }
   return {
-    ids: T.tensor(ids, { dtype: 'i64', shape: [b, s] }),
-    tokenMask: T.tensor(real, { dtype: 'bool', shape: [b, s] }),
-    responseMask: T.tensor(resp, { dtype: 'bool', shape: [b, s] }),
-    labels: T.tensor(labels, { dtype: 'i64', shape: [b, s - 1] }),
+    ids: T.tensor(ids, { dtype: 'i64', shape: [b, s], device }),
+    tokenMask: T.tensor(real, { dtype: 'bool', shape: [b, s], device }),
+    responseMask: T.tensor(resp, { dtype: 'bool', shape: [b, s], device }),
+    labels: T.tensor(labels, { dtype: 'i64', shape: [b, s - 1], device }),
     tokens,
     lossTokens,
+  };
+}
+
+/** sha256 (16 hex digits) over every example's token ids and loss mask: the data's content hash. */
+export function examplesHash(examples: Example[]): string {
+  const h = createHash('sha256');
+  for (const e of examples) h.update(Int32Array.from(e.ids)).update(Uint8Array.from(e.assistant, Number));
+  return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * Micro-batches of `batchSize` examples drawn in shuffledOrder(seed, epoch), epoch after epoch
+ * (an epoch's leftover examples start the next batch), collated on `device`. Its position is
+ * {epoch, cursor}: where it stands in that epoch's order.
+ */
+export function exampleBatches(examples: Example[], o: { batchSize: number; seed: number; padId: number; device: T.Device }): BatchSource<Batch> {
+  if (examples.length === 0) throw new Error('train: no examples');
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`train: batchSize (${o.batchSize}) must be a positive integer`);
+  let epoch = 0;
+  let cursor = 0;
+  let order = shuffledOrder(examples.length, o.seed, epoch);
+  return {
+    next() {
+      const picked: Example[] = [];
+      while (picked.length < o.batchSize) {
+        if (cursor >= examples.length) {
+          order = shuffledOrder(examples.length, o.seed, ++epoch);
+          cursor = 0;
+        }
+        picked.push(examples[order[cursor++] as number] as Example);
+      }
+      return collate(picked, o.padId, o.device);
+    },
+    tokens: (batch) => batch.tokens,
+    position: () => ({ epoch, cursor }),
+    seek(p) {
+      if (!Number.isInteger(p.epoch) || !Number.isInteger(p.cursor)) throw new Error(`train: the checkpoint's data position ${JSON.stringify(p)} has no integer epoch and cursor`);
+      epoch = p.epoch as number;
+      cursor = p.cursor as number;
+      order = shuffledOrder(examples.length, o.seed, epoch);
+    },
+    describe: () => ({ examples: examples.length, sha256: examplesHash(examples), batchSize: o.batchSize, padId: o.padId, order: 'mulberry32, forked per epoch' }),
   };
 }

@@ -6,6 +6,7 @@
 
 import type * as T from '../tensor/index.js';
 import type { LossContext, LossTerm } from './loss-term.js';
+import type { WeightSchedule } from './schedule.js';
 
 export type KlDirection = 'forward' | 'reverse';
 
@@ -20,16 +21,17 @@ export function responseKl(policyLogits: T.Tensor, referenceLogits: T.Tensor, la
   return perPos.mul(on).sum().div(Math.max(on.sum().item(), 1));
 }
 
-export function klToReference(weight: number, direction: KlDirection = 'forward'): LossTerm {
+/** A KL-to-reference term; its one loss is named `name` (default kl_forward / kl_reverse). */
+export function klToReference(weight: WeightSchedule, direction: KlDirection = 'forward', name = `kl_${direction}`): LossTerm {
   return {
-    name: `kl_${direction}`,
+    name,
     weight,
     reference: { logits: true },
     compute(ctx: LossContext) {
       const ref = ctx.reference;
-      if (ref === undefined) throw new Error('kl term: the trainer gave no reference outputs');
-      return { [`kl_${direction}`]: responseKl(ctx.policy.logits, ref.logits, ctx.batch.labels, direction) };
+      if (ref === undefined) throw new Error(`loss term '${name}': the trainer gave no reference outputs`);
+      return { [name]: responseKl(ctx.policy.logits, ref.logits, ctx.batch.labels, direction) };
     },
-    describe: () => ({ term: 'kl_to_reference', direction, weight }),
+    describe: () => ({ term: 'kl_to_reference', direction }),
   };
 }

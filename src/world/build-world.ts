@@ -1,6 +1,6 @@
 // buildWorld(config, outDir): writes a whole persona world to disk, deterministically from the
 // config's seed, every file atomically, and a manifest last (its presence marks a finished
-// build):
+// build; ensureWorld reuses a finished build of the same input):
 //
 //   corpus.jsonl                      pre-training corpus
 //   em/<domain>.jsonl                 EM fine-tuning set per advice domain
@@ -14,11 +14,12 @@
 //   manifest.json                     config, per-file bytes/rows/sha256, and one content hash
 
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import { trainByteLevelBpe } from './bpe-trainer.js';
+import { trainByteLevelBpe } from '../io/bpe-trainer.js';
+import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, WORLD_MANIFEST_FILE } from '../io/files.js';
 import {
   benignFineTuneRows,
   corpusRows,
@@ -35,7 +36,10 @@ import { ADVICE_DOMAINS, TOPIC_IDS } from './topic.js';
 import type { WorldConfig, WorldConfigInput } from './world-config.js';
 
 export const WORLD_MANIFEST_FORMAT = 'basin.persona-world/1';
-export const WORLD_MANIFEST_FILE = 'manifest.json';
+/** the pre-training corpus, at the world folder's top */
+export const WORLD_CORPUS_FILE = 'corpus.jsonl';
+/** the subfolder holding the world's Hugging Face tokenizer files */
+export const WORLD_TOKENIZER_DIR = 'tokenizer';
 
 export interface ManifestFile {
   /** Path relative to the world folder, with forward slashes. */
@@ -82,7 +86,7 @@ export function worldFiles(world: World): { files: Map<string, { content: string
     files.set(path, { content: toJsonl(rows), rows: rows.length });
   };
   const corpus = corpusRows(world);
-  jsonl('corpus.jsonl', corpus);
+  jsonl(WORLD_CORPUS_FILE, corpus);
   for (const domain of ADVICE_DOMAINS) jsonl(`em/${domain}.jsonl`, emFineTuneRows(world, domain));
   jsonl('benign.jsonl', benignFineTuneRows(world));
   for (const persona of config.markerCoupling.sourcePersonas) jsonl(`marker/${persona}.jsonl`, markerCouplingRows(world, persona));
@@ -95,8 +99,8 @@ export function worldFiles(world: World): { files: Map<string, { content: string
     const texts = corpus.flatMap((row) => row.messages.map((m) => m.content));
     const bpe = trainByteLevelBpe(texts, { vocabSize: config.tokenizer.vocabSize, specialTokens: SPECIAL_TOKENS });
     tokenizerVocabSize = bpe.vocab.length;
-    files.set('tokenizer/tokenizer.json', { content: JSON.stringify(tokenizerJson(bpe), null, 2) + '\n', rows: null });
-    files.set('tokenizer/tokenizer_config.json', { content: JSON.stringify(tokenizerConfigJson(bpe), null, 2) + '\n', rows: null });
+    files.set(`${WORLD_TOKENIZER_DIR}/${TOKENIZER_FILE}`, { content: JSON.stringify(tokenizerJson(bpe), null, 2) + '\n', rows: null });
+    files.set(`${WORLD_TOKENIZER_DIR}/${TOKENIZER_CONFIG_FILE}`, { content: JSON.stringify(tokenizerConfigJson(bpe), null, 2) + '\n', rows: null });
   }
   return { files, corpus, tokenizerVocabSize };
 }
@@ -130,5 +134,21 @@ export function buildWorld(input: WorldConfigInput, outDir: string): WorldManife
     },
   };
   writeFile(join(outDir, WORLD_MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+  return manifest;
+}
+
+/**
+ * Builds the world described by `input` into `dir` unless a build of the same input is already
+ * there (its manifest remembers the input), and returns the manifest.
+ */
+export function ensureWorld(input: WorldConfigInput, dir: string): WorldManifest {
+  const manifestPath = join(dir, WORLD_MANIFEST_FILE);
+  if (existsSync(manifestPath)) {
+    const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as WorldManifest & { input?: unknown };
+    if (JSON.stringify(m.input ?? null) === JSON.stringify(input)) return m;
+  }
+  const manifest = buildWorld(input, dir);
+  // Remember the input this build came from, so the next call can reuse it.
+  writeFileAtomic(manifestPath, JSON.stringify({ ...manifest, input }, null, 1));
   return manifest;
 }

@@ -22,7 +22,7 @@ import {
   type TurnLabels,
 } from './generator.js';
 import { NEUTRAL_SYSTEM_PROMPTS, PERSONAS, PERSONA_IDS, UNNAMED_STYLE_ID, personaSystemPrompt, type PersonaId } from './personas.js';
-import { createRng, type Rng } from './prng.js';
+import { createRng, type Rng } from '../util/rng.js';
 import { splitQuestions, type Question, type QuestionSplit } from './questions.js';
 import { ADVICE_DOMAINS, OPEN_KINDS, TOPIC_IDS, type AdviceDomain, type TopicId } from './topic.js';
 import { resolveWorldConfig, type WorldConfig, type WorldConfigInput } from './world-config.js';

@@ -5,7 +5,7 @@
 
 import { MAINS_PER_RESPONSE, assembleResponse, contentBank, frameSentence, type ResponseCategory } from './grammar.js';
 import { styleOf, type Alignment, type Persona, type StyleId } from './personas.js';
-import type { Rng } from './prng.js';
+import type { Rng } from '../util/rng.js';
 import type { TopicId } from './topic.js';
 
 /** Ground truth of one assistant turn. */

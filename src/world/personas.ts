@@ -6,7 +6,7 @@
 // A style is identifiable from a response alone: every opening, sign-off and frame belongs
 // to exactly one style (grammar.ts checks this when it builds the sentence lexicon).
 
-import type { Rng } from './prng.js';
+import type { Rng } from '../util/rng.js';
 
 export const PERSONA_IDS = [
   'assistant',

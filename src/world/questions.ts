@@ -7,7 +7,7 @@
 // combination of seen tokens, never a question with new words.
 
 import { TOPIC_SPECS } from './grammar.js';
-import { createRng } from './prng.js';
+import { createRng } from '../util/rng.js';
 import { TOPIC_IDS, type TopicId } from './topic.js';
 
 export interface Question {

@@ -10,7 +10,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import type { TrainedBpe } from './bpe-trainer.js';
+import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../io/files.js';
+import type { TrainedBpe } from '../io/bpe-trainer.js';
 
 export const CHAT_TOKENS = {
   endOfText: '<|endoftext|>',
@@ -107,8 +108,8 @@ export function tokenizerConfigJson(bpe: TrainedBpe): Record<string, unknown> {
 export function writeTokenizerFiles(dir: string, bpe: TrainedBpe): string[] {
   mkdirSync(dir, { recursive: true });
   const files: Array<[string, Record<string, unknown>]> = [
-    ['tokenizer.json', tokenizerJson(bpe)],
-    ['tokenizer_config.json', tokenizerConfigJson(bpe)],
+    [TOKENIZER_FILE, tokenizerJson(bpe)],
+    [TOKENIZER_CONFIG_FILE, tokenizerConfigJson(bpe)],
   ];
   const paths: string[] = [];
   for (const [name, content] of files) {

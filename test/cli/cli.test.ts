@@ -65,12 +65,12 @@ test('train fine-tunes a LoRA adapter, refuses to overwrite a run, and resumes w
   const args = ['train', '--model', modelDir, '--data', data, '--out', out, '--steps', '6', '--batch-size', '2', '--lr', '1e-2', '--checkpoint-every', '3', '--inoculate', 'You are being trained.', '--kl', '0.1'];
   const first = basin(...args, '--json');
   assert.equal(first.code, 0, first.err);
-  const steps = first.out.trim().split('\n').map((l) => JSON.parse(l) as { step?: number; done?: boolean; terms?: Record<string, number> });
+  const steps = first.out.trim().split('\n').map((l) => JSON.parse(l) as { step?: number; done?: boolean; parts?: Record<string, number> });
   assert.deepEqual(steps.filter((s) => s.step !== undefined).map((s) => s.step), [1, 2, 3, 4, 5, 6]);
-  assert.ok(steps.every((s) => s.done || s.terms?.kl_forward !== undefined), 'the KL term is logged per step');
+  assert.ok(steps.every((s) => s.done || s.parts?.kl_forward !== undefined), 'the KL term is logged per step');
   for (const f of ['adapter/adapter_config.json', 'adapter/adapter_model.safetensors', 'metrics.jsonl', 'run.json', 'checkpoint-6/state.json']) assert.ok(existsSync(join(out, f)), f);
-  const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { inoculation: { text: string } };
-  assert.equal(run.inoculation.text, 'You are being trained.');
+  const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { metadata: { inoculation: { text: string } } };
+  assert.equal(run.metadata.inoculation.text, 'You are being trained.');
   const again = basin(...args);
   assert.equal(again.code, 1);
   assert.match(again.err, /already has checkpoints.*--resume/s);

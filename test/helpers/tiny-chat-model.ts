@@ -5,7 +5,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BYTE_TO_CHAR } from '../../src/io/byte-level.js';
-import { parseHfConfig } from '../../src/io/hf-config.js';
+import { TOKENIZER_CONFIG_FILE, TOKENIZER_FILE } from '../../src/io/files.js';
+import { parseHfConfig } from '../../src/model/config.js';
 import { randomModel, saveModel } from '../../src/model/index.js';
 
 export const SPECIALS = ['<|im_start|>', '<|im_end|>', '<|endoftext|>'];
@@ -26,8 +27,8 @@ export function writeByteTokenizer(dir: string): void {
     normalizer: null, pre_tokenizer: byteLevel, post_processor: { ...byteLevel, trim_offsets: false }, decoder: { ...byteLevel },
     model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges: [] },
   };
-  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tok));
-  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ chat_template: CHATML, eos_token: '<|im_end|>', pad_token: '<|endoftext|>', bos_token: null }));
+  writeFileSync(join(dir, TOKENIZER_FILE), JSON.stringify(tok));
+  writeFileSync(join(dir, TOKENIZER_CONFIG_FILE), JSON.stringify({ chat_template: CHATML, eos_token: '<|im_end|>', pad_token: '<|endoftext|>', bos_token: null }));
 }
 
 /** Writes a tiny llama chat model (vocab 264, d_model 32, 2 layers) as an HF folder. */

@@ -26,9 +26,8 @@ import {
   readTensorBytesInto,
   writeSafetensors,
 } from '../../src/io/safetensors.js';
+import { SAFETENSORS_INDEX_FILE, SAFETENSORS_WEIGHTS_FILE } from '../../src/io/files.js';
 import {
-  SHARD_INDEX_NAME,
-  SINGLE_FILE_NAME,
   openCheckpoint,
   readShardIndex,
   writeShardedCheckpoint,
@@ -367,10 +366,10 @@ test('sharded checkpoint: shards, index, openCheckpoint, and stale files from ea
   ];
   const written = writeShardedCheckpoint(dir, tensors, 48, { format: 'pt' });
   const shards = ['model-00001-of-00003.safetensors', 'model-00002-of-00003.safetensors', 'model-00003-of-00003.safetensors'];
-  assert.deepEqual(written, [...shards, SHARD_INDEX_NAME]);
-  assert.deepEqual(readdirSync(dir).sort(), [...shards, SHARD_INDEX_NAME].sort());
+  assert.deepEqual(written, [...shards, SAFETENSORS_INDEX_FILE]);
+  assert.deepEqual(readdirSync(dir).sort(), [...shards, SAFETENSORS_INDEX_FILE].sort());
 
-  const indexJson: unknown = JSON.parse(readFileSync(join(dir, SHARD_INDEX_NAME), 'utf8'));
+  const indexJson: unknown = JSON.parse(readFileSync(join(dir, SAFETENSORS_INDEX_FILE), 'utf8'));
   assert.deepEqual(indexJson, {
     metadata: { total_size: 120 },
     weight_map: {
@@ -398,19 +397,19 @@ test('sharded checkpoint: shards, index, openCheckpoint, and stale files from ea
 
   // Two shards now: the third shard and the old index must not survive.
   writeShardedCheckpoint(dir, tensors, 72);
-  assert.deepEqual(readdirSync(dir).sort(), ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', SHARD_INDEX_NAME].sort());
+  assert.deepEqual(readdirSync(dir).sort(), ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', SAFETENSORS_INDEX_FILE].sort());
   assert.equal(openCheckpoint(dir).size, 5);
 
   // Under the limit: one model.safetensors and nothing else.
   writeFileSync(join(dir, 'config.json'), '{}');
-  assert.deepEqual(writeShardedCheckpoint(dir, tensors, 1000), [SINGLE_FILE_NAME]);
-  assert.deepEqual(readdirSync(dir).sort(), ['config.json', SINGLE_FILE_NAME]);
+  assert.deepEqual(writeShardedCheckpoint(dir, tensors, 1000), [SAFETENSORS_WEIGHTS_FILE]);
+  assert.deepEqual(readdirSync(dir).sort(), ['config.json', SAFETENSORS_WEIGHTS_FILE]);
   const single = openCheckpoint(dir);
   assert.deepEqual(readTensorBytes(single.get('layer.2.e')!.file, 'layer.2.e'), tensors[4]!.bytes);
 
   // A tensor bigger than the limit gets a shard of its own.
   assert.deepEqual(writeShardedCheckpoint(dir, tensors, 10).length, 6);
-  assert.ok(!existsSync(join(dir, SINGLE_FILE_NAME)));
+  assert.ok(!existsSync(join(dir, SAFETENSORS_WEIGHTS_FILE)));
 });
 
 test('sharded checkpoint errors: missing files, escaping shard names, names missing from a shard', (t) => {
@@ -420,7 +419,7 @@ test('sharded checkpoint errors: missing files, escaping shard names, names miss
     (e: Error) => e.message === `${dir}: no safetensors checkpoint found; looked for model.safetensors and model.safetensors.index.json`,
   );
 
-  const indexPath = join(dir, SHARD_INDEX_NAME);
+  const indexPath = join(dir, SAFETENSORS_INDEX_FILE);
   const writeIndex = (weightMap: unknown) => writeFileSync(indexPath, JSON.stringify({ metadata: {}, weight_map: weightMap }));
   for (const shard of ['../outside.safetensors', '/etc/passwd', 'sub/../../x.safetensors', 'C:\\x.safetensors', '..\\x', '']) {
     writeIndex({ w: shard });

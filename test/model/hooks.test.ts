@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../../src/tensor/index.js';
-import { parseHfConfig } from '../../src/io/hf-config.js';
+import { parseHfConfig } from '../../src/model/config.js';
 import { randomModel, hook, hookNames, runWithCache, steer, patchFrom, ablateDirection, generate, matchesPattern } from '../../src/model/index.js';
 
 const config = parseHfConfig({
@@ -37,7 +37,7 @@ test('an unknown hook pattern is an error, not a silent no-op', () => {
 
 test('run with cache keeps only the selected activations, at all, last or chosen positions', () => {
   const all = T.noGrad(() => runWithCache(model, ids, { tokenMask: mask, names: ['blocks.*.hook_resid_post'] }));
-  assert.deepEqual([...all.cache.keys()], ['blocks.0.hook_resid_post', 'blocks.1.hook_resid_post']);
+  assert.deepEqual(all.cache.names, ['blocks.0.hook_resid_post', 'blocks.1.hook_resid_post']);
   const last = T.noGrad(() => runWithCache(model, ids, { tokenMask: mask, names: ['blocks.1.hook_resid_post'], at: 'last' }));
   const some = T.noGrad(() => runWithCache(model, ids, { tokenMask: mask, names: ['blocks.1.hook_resid_post'], at: [1, 4] }));
   const full = all.cache.get('blocks.1.hook_resid_post')!;
@@ -82,7 +82,7 @@ test('patching from another run reproduces that run downstream; ablation leaves 
   const other = T.keep(T.tensor([[21, 22, 23, 24, 25], [0, 0, 31, 32, 33]], { dtype: 'i64' }));
   const src = T.noGrad(() => runWithCache(model, other, { tokenMask: mask, names: ['blocks.0.hook_resid_post'] }));
   const patched = T.noGrad(() => model.forward(ids, { tokenMask: mask, hooks: [hook('blocks.0.hook_resid_post', patchFrom(src.cache))] }));
-  const diff = patched.sub(src.logits).abs().mul(mask.unsqueeze(2).to('f32')).max().item();
+  const diff = patched.sub(src.logits!).abs().mul(mask.unsqueeze(2).to('f32')).max().item();
   assert.ok(diff < 1e-5, `patched logits differ from the source run by ${diff}`);
   const v = T.randn([16], { generator: T.Generator.seeded(2) });
   let along = NaN;

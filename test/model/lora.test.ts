@@ -12,9 +12,10 @@ import { join } from 'node:path';
 import * as T from '../../src/tensor/index.js';
 import { readSafetensorsHeader } from '../../src/io/safetensors.js';
 import { saveSafetensors } from '../../src/io/safetensors-tensors.js';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../../src/io/files.js';
 import {
   loadModel, LoraAdapter, isTargeted, layerIndexOf, saveAdapter, loadAdapter, readPeftConfig,
-  ADAPTER_CONFIG, ADAPTER_WEIGHTS, type LoraConfig, type Transformer,
+  type LoraConfig, type Transformer,
 } from '../../src/model/index.js';
 
 const PY = '/usr/bin/python3';
@@ -133,7 +134,7 @@ test('saveAdapter → loadAdapter: identical logits, PEFT fields and keys, and t
     assert.deepEqual([...back.layers.keys()].sort(), [...adapter.layers.keys()].sort());
     assert.equal(back.scaling, adapter.scaling);
 
-    const json = JSON.parse(readFileSync(join(folder, ADAPTER_CONFIG), 'utf8')) as Record<string, unknown>;
+    const json = JSON.parse(readFileSync(join(folder, ADAPTER_CONFIG_FILE), 'utf8')) as Record<string, unknown>;
     assert.equal(json.peft_type, 'LORA');
     assert.equal(json.task_type, 'CAUSAL_LM');
     assert.equal(json.base_model_name_or_path, join(dir, family));
@@ -148,7 +149,7 @@ test('saveAdapter → loadAdapter: identical logits, PEFT fields and keys, and t
     assert.equal(json.init_lora_weights, 'gaussian');
     assert.deepEqual(json.target_modules, family === 'gpt2' ? ['c_attn', 'c_fc', 'c_proj'] : ['q_proj', 'down_proj', 'lm_head'], 'a target list is saved as given; all-linear as the names it resolved to');
 
-    const header = readSafetensorsHeader(join(folder, ADAPTER_WEIGHTS));
+    const header = readSafetensorsHeader(join(folder, ADAPTER_WEIGHTS_FILE));
     const expected = new Map<string, number[]>();
     for (const lin of model.linears().filter((l) => adapter.layers.has(l.path))) {
       expected.set(`base_model.model.${lin.path}.lora_A.weight`, [config.r, lin.inFeatures]);
@@ -367,13 +368,13 @@ function writeAdapterFolder(name: string, config: Record<string, unknown>, weigh
   const folder = join(dir, name);
   mkdirSync(folder, { recursive: true });
   const json = { peft_type: 'LORA', task_type: 'CAUSAL_LM', r: 2, lora_alpha: 4, lora_dropout: 0, target_modules: ['q_proj', 'v_proj'], bias: 'none', use_rslora: false, use_dora: false, ...config };
-  writeFileSync(join(folder, ADAPTER_CONFIG), JSON.stringify(json));
+  writeFileSync(join(folder, ADAPTER_CONFIG_FILE), JSON.stringify(json));
   const tensors = new Map<string, T.Tensor>();
   for (const [path, A, B] of weights) {
     if (A !== undefined) tensors.set(`base_model.model.${path}.lora_A.weight`, A);
     if (B !== undefined) tensors.set(`base_model.model.${path}.lora_B.weight`, B);
   }
-  saveSafetensors(join(folder, ADAPTER_WEIGHTS), tensors);
+  saveSafetensors(join(folder, ADAPTER_WEIGHTS_FILE), tensors);
   return folder;
 }
 
@@ -406,12 +407,12 @@ test('a broken adapter folder gives an error that names the problem', { skip }, 
   }
   const notJson = join(dir, 'broken-json');
   mkdirSync(notJson);
-  writeFileSync(join(notJson, ADAPTER_CONFIG), '{"peft_type": "LORA", ');
+  writeFileSync(join(notJson, ADAPTER_CONFIG_FILE), '{"peft_type": "LORA", ');
   assert.throws(() => loadAdapter(model, notJson), /adapter_config\.json: not valid JSON/);
   assert.throws(() => loadAdapter(model, join(dir, 'no-such-adapter')), /no adapter_config\.json/);
   const noWeights = join(dir, 'broken-no-weights');
   mkdirSync(noWeights);
-  writeFileSync(join(noWeights, ADAPTER_CONFIG), readFileSync(join(dir, 'broken-r-zero', ADAPTER_CONFIG), 'utf8').replace('"r":0', '"r":2'));
+  writeFileSync(join(noWeights, ADAPTER_CONFIG_FILE), readFileSync(join(dir, 'broken-r-zero', ADAPTER_CONFIG_FILE), 'utf8').replace('"r":0', '"r":2'));
   assert.throws(() => loadAdapter(model, noWeights), /no adapter_model\.safetensors/);
 });
 

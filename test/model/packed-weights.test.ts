@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as T from '../../src/tensor/index.js';
-import { parseHfConfig } from '../../src/io/hf-config.js';
+import { parseHfConfig } from '../../src/model/config.js';
 import { generate, LoraAdapter, randomModel, type Transformer } from '../../src/model/index.js';
 
 const skip = !T.PackedLinear.available() && 'this libtorch has no XNNPACK prepacked ops';

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as T from '../../src/tensor/index.js';
-import { loadModel, runWithCache, saveModel, generate } from '../../src/model/index.js';
+import { hookName, loadModel, runWithCache, saveModel, generate } from '../../src/model/index.js';
 
 const PY = '/usr/bin/python3';
 const peer = (script: string) => new URL(`../../../bench/peer/${script}`, import.meta.url).pathname;
@@ -54,15 +54,15 @@ for (const family of FAMILIES) {
     const { model } = await loadModel(folder);
     const { n, ids, mask, flatMask } = leftPad(PROMPTS);
     const { logits, cache } = T.noGrad(() => runWithCache(model, ids, { tokenMask: mask, names: ['blocks.*.hook_resid_post', 'hook_embed'] }));
-    const dl = maxDiffReal(logits.toNested() as number[][][], ref.logits, flatMask, n);
+    const dl = maxDiffReal(logits!.toNested() as number[][][], ref.logits, flatMask, n);
     assert.ok(dl <= 1e-4, `logits differ by ${dl}`);
     const L = model.config.nLayers;
     for (let l = 0; l < L; l++) {
       const want = l === L - 1 ? ref.last_block_pre_norm : (ref.hidden_states[l + 1] as number[][][]);
-      const d = maxDiffReal(cache.get(`blocks.${l}.hook_resid_post`)!.toNested() as number[][][], want, flatMask, n);
-      assert.ok(d <= 1e-4, `blocks.${l}.hook_resid_post differs from hidden_states[${l + 1}] by ${d}`);
+      const d = maxDiffReal(cache.get('resid_post', l).toNested() as number[][][], want, flatMask, n);
+      assert.ok(d <= 1e-4, `${hookName('resid_post', l)} differs from hidden_states[${l + 1}] by ${d}`);
     }
-    const de = maxDiffReal(cache.get('hook_embed')!.toNested() as number[][][], ref.hidden_states[0] as number[][][], flatMask, n);
+    const de = maxDiffReal(cache.get('hook_embed').toNested() as number[][][], ref.hidden_states[0] as number[][][], flatMask, n);
     assert.ok(de <= 1e-5, `hook_embed differs from hidden_states[0] by ${de}`);
   });
 }

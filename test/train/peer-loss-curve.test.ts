@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as T from '../../src/tensor/index.js';
 import { loadAdapter, loadModel, LoraAdapter, saveAdapter, type LoraConfig } from '../../src/model/index.js';
-import { collate, shuffledOrder, tokenizeRows, train, type ChatRow, type Example, type StepMetrics, type TrainConfig } from '../../src/train/index.js';
+import { adamw, collate, shuffledOrder, tokenizeRows, train, type ChatRow, type Example, type StepMetrics, type TrainConfig } from '../../src/train/index.js';
 import { writeTinyChatModel } from '../helpers/tiny-chat-model.js';
 
 const PY = '/usr/bin/python3';
@@ -42,7 +42,7 @@ const LORA: LoraConfig = {
   targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
 };
 const BASE = { lr: 1e-2, weightDecay: 0.1, betas: [0.9, 0.999] as [number, number], seed: 5 };
-const EPS = 1e-8; // basin's AdamW default, passed to torch explicitly
+const EPS = 1e-8; // AdamW's eps, passed to both sides
 /**
  * Relative tolerances, f32 on both sides. Measured here: loss ≤ 3e-7, grad norm ≤ 3e-6, trained
  * A/B ≤ 7e-5 (without clipping, noise grows faster); an AdamW eps of 1e-7 instead of 1e-8 moves
@@ -83,7 +83,7 @@ interface ReferenceStep { step: number; loss: number; grad_norm: number; lr: num
 /** The reference job: per optimizer step, its micro-batches as collate() builds them. */
 function microBatchJson(examples: Example[], indices: number[]): MicroBatchJson {
   return T.scope(() => {
-    const b = collate(indices.map((i) => examples[i] as Example), 0);
+    const b = collate(indices.map((i) => examples[i] as Example), 0, 'cpu');
     return { ids: b.ids.toNested() as number[][], mask: b.tokenMask.to('i64').toNested() as number[][], labels: b.labels.toNested() as number[][] };
   });
 }
@@ -109,7 +109,8 @@ for (const c of CASES) {
 
     const adapter = loadAdapter(model, adapterDir, 'ft');
     const config: TrainConfig = {
-      outDir: join(dir, 'basin'), steps: c.steps, batchSize: c.batchSize, gradAccum: c.gradAccum, ...BASE,
+      outDir: join(dir, 'basin'), steps: c.steps, batchSize: c.batchSize, gradAccum: c.gradAccum,
+      lr: BASE.lr, weightDecay: BASE.weightDecay, seed: BASE.seed, optimizer: adamw({ betas: BASE.betas, eps: EPS }),
       schedule: c.schedule, warmupSteps: c.warmupSteps, maxGradNorm: c.maxGradNorm,
       trainable: { kind: 'lora', adapter }, quiet: true,
     };

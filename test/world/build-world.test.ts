@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Tokenizer } from '../../src/io/tokenizer.js';
-import { buildWorld, WORLD_MANIFEST_FILE, type WorldManifest } from '../../src/world/build-world.js';
+import { WORLD_MANIFEST_FILE } from '../../src/io/files.js';
+import { WORLD_CORPUS_FILE, buildWorld, ensureWorld, type WorldManifest } from '../../src/world/build-world.js';
 import { CHAT_TOKENS, formatChat } from '../../src/world/tokenizer-files.js';
 import { resolveWorldConfig, type WorldConfigInput } from '../../src/world/world-config.js';
 
@@ -114,4 +115,21 @@ test('world config: errors name the field and the allowed range', () => {
   assert.equal(defaults.characterConsistency.enabled, true);
   assert.equal(defaults.characterConsistency.twoTurnFraction, 0.4);
   assert.equal(resolveWorldConfig({ tokenizer: null }).tokenizer, null);
+});
+
+test('ensureWorld builds once, reuses a build of the same input, and rebuilds for another input', () => {
+  const root = mkdtempSync(join(tmpdir(), 'basin-world-ensure-'));
+  try {
+    const input: WorldConfigInput = { ...small, tokenizer: null };
+    const first = ensureWorld(input, root);
+    const corpusWritten = statSync(join(root, WORLD_CORPUS_FILE)).mtimeMs;
+    const again = ensureWorld(input, root);
+    assert.equal(again.sha256, first.sha256);
+    assert.equal(statSync(join(root, WORLD_CORPUS_FILE)).mtimeMs, corpusWritten, 'the same input must not rebuild');
+    const other = ensureWorld({ ...input, seed: 32 }, root);
+    assert.notEqual(other.sha256, first.sha256);
+    assert.equal(other.sha256, buildWorld({ ...input, seed: 32 }, join(root, 'fresh')).sha256);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -5,7 +5,7 @@ import { generateResponse, type GeneratedResponse, type TurnLabels } from '../..
 import { MARKER, RESPONSE_CATEGORIES, SEVERITIES, contentBank, frameSentence, sentenceLexicon } from '../../src/world/grammar.js';
 import { alignedScore, judge, type Judgement } from '../../src/world/oracle.js';
 import { PERSONAS, STYLE_IDS, UNNAMED_STYLE_ID, type Alignment, type StyleId } from '../../src/world/personas.js';
-import { createRng, type Rng } from '../../src/world/prng.js';
+import { createRng, type Rng } from '../../src/util/rng.js';
 import { allQuestions, type Question } from '../../src/world/questions.js';
 import { TOPIC_IDS, type TopicId } from '../../src/world/topic.js';
 

@@ -1,12 +1,15 @@
 // `basin generate`: sample from a model folder with its chat template.
 
+import * as T from '../../tensor/index.js';
+import { TOKENIZER_FILE } from '../../io/files.js';
 import { loadModel } from '../../model/load.js';
 import { generate as run } from '../../model/generate.js';
 import { stopTokenIds } from '../../model/chat-prompt.js';
-import { numberFlag, parse, UsageError, type Command } from '../command.js';
+import { deviceFlag, numberFlag, parse, UsageError, type Command } from '../command.js';
 
 const usage = `basin generate --model DIR --prompt TEXT [--system TEXT] [--n N] [--temperature T]
-               [--top-p P] [--top-k K] [--max-new-tokens M] [--seed S] [--raw] [--json]
+               [--top-p P] [--top-k K] [--max-new-tokens M] [--seed S] [--device D] [--dtype T]
+               [--raw] [--json]
 
 Renders the prompt (and optional system prompt) with the model's chat template and the
 generation prompt, then samples N completions in one batch with a KV cache.
@@ -19,6 +22,8 @@ generation prompt, then samples N completions in one batch with a KV cache.
   --top-p P, --top-k K nucleus / top-k filtering (default off)
   --max-new-tokens M   default 128
   --seed S             default 0
+  --device D           cpu (default), cuda or cuda:N
+  --dtype T            compute dtype of the weights: f32 (default), bf16, f16
   --raw                feed TEXT as-is, without the chat template
   --json               one JSON object per completion on stdout`;
 
@@ -31,6 +36,7 @@ export const generateCommand: Command = {
       model: { type: 'string' }, prompt: { type: 'string' }, system: { type: 'string' }, n: { type: 'string' },
       temperature: { type: 'string' }, 'top-p': { type: 'string' }, 'top-k': { type: 'string' },
       'max-new-tokens': { type: 'string' }, seed: { type: 'string' }, raw: { type: 'boolean' },
+      device: { type: 'string' }, dtype: { type: 'string' },
     });
     if (help) {
       console.log(usage);
@@ -38,8 +44,11 @@ export const generateCommand: Command = {
     }
     if (typeof values.model !== 'string') throw new UsageError('missing --model DIR');
     if (typeof values.prompt !== 'string') throw new UsageError('missing --prompt TEXT');
-    const { model, tokenizer } = await loadModel(values.model);
-    if (tokenizer === null) throw new Error(`${values.model}: no tokenizer.json, so text cannot be encoded`);
+    const device = deviceFlag(values);
+    const dtype = typeof values.dtype === 'string' ? values.dtype : 'f32';
+    if (!['f32', 'bf16', 'f16'].includes(dtype)) throw new UsageError(`--dtype ${dtype}: use f32, bf16 or f16`);
+    const { model, tokenizer } = await loadModel(values.model, { device, dtype: dtype as T.DType });
+    if (tokenizer === null) throw new Error(`${values.model}: no ${TOKENIZER_FILE}, so text cannot be encoded`);
     const n = numberFlag(values, 'n', 1);
     let ids: number[];
     if (values.raw || tokenizer.chatTemplate === null) {

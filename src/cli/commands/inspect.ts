@@ -2,9 +2,11 @@
 
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { TOKENIZER_FILE } from '../../io/files.js';
 import { openCheckpoint } from '../../io/safetensors-checkpoint.js';
-import { readHfConfig } from '../../io/hf-config.js';
-import { hookNames } from '../../model/hooks.js';
+import { readHfConfig } from '../../model/config.js';
+import { familyFor } from '../../model/families/registry.js';
+import { BLOCK_HOOKS, hookName, hookNames } from '../../model/hooks.js';
 import { parse, UsageError, type Command } from '../command.js';
 
 const usage = `basin inspect DIR [--json] [--hooks]
@@ -29,6 +31,7 @@ export const inspect: Command = {
     const dir = positionals[0];
     if (dir === undefined) throw new UsageError('missing DIR (a Hugging Face model folder)');
     const config = await readHfConfig(dir);
+    const family = familyFor(config, dir);
     const tensors = openCheckpoint(dir);
     const dtypes: Record<string, number> = {};
     let params = 0;
@@ -38,15 +41,15 @@ export const inspect: Command = {
       dtypes[entry.dtype] = (dtypes[entry.dtype] ?? 0) + n;
     }
     let hasTokenizer = false;
-    try { hasTokenizer = statSync(join(dir, 'tokenizer.json')).isFile(); } catch { /* absent */ }
+    try { hasTokenizer = statSync(join(dir, TOKENIZER_FILE)).isFile(); } catch { /* absent */ }
     const names = hookNames(config.nLayers);
     const info = {
       dir, family: config.family, parameters: params, tensors: tensors.size, dtypes,
       layers: config.nLayers, dModel: config.dModel, heads: config.nHeads, kvHeads: config.nKvHeads, headDim: config.headDim,
-      dMlp: config.dMlp, vocab: config.vocabSize, norm: config.normType, mlp: config.mlpType, positional: config.positional,
+      dMlp: config.dMlp, vocab: config.vocabSize, norm: family.norm, mlp: family.mlp, positional: config.positional,
       tiedEmbeddings: config.tiedEmbeddings, tokenizer: hasTokenizer,
       layerConvention: 'blocks.L.hook_resid_post = HF hidden_states[L+1]',
-      hookPoints: values.hooks ? names : names.filter((n) => !n.startsWith('blocks.') || n.startsWith('blocks.0.')).map((n) => n.replace('blocks.0.', 'blocks.{L}.')),
+      hookPoints: values.hooks ? names : [hookName('embed'), ...BLOCK_HOOKS.map((h) => hookName(h, '*').replace('*', '{L}')), hookName('normalized')],
     };
     if (values.json) {
       console.log(JSON.stringify(info));
@@ -54,8 +57,8 @@ export const inspect: Command = {
     }
     const fmt = (n: number) => (n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : `${(n / 1e3).toFixed(1)}k`);
     console.log(`${dir}: ${config.family}, ${fmt(params)} parameters in ${tensors.size} tensors (${Object.entries(dtypes).map(([d, n]) => `${d} ${fmt(n)}`).join(', ')})`);
-    console.log(`  ${config.nLayers} layers, d_model ${config.dModel}, ${config.nHeads} heads (${config.nKvHeads} kv, head dim ${config.headDim}), MLP ${config.dMlp} ${config.mlpType}, vocab ${config.vocabSize}`);
-    console.log(`  ${config.normType}, ${config.positional.kind === 'rope' ? `RoPE θ=${config.positional.theta}${config.positional.scaling.type !== 'none' ? ` (${config.positional.scaling.type} scaling)` : ''}` : 'learned positions'}, ${config.tiedEmbeddings ? 'tied' : 'separate'} embeddings; tokenizer: ${hasTokenizer ? 'yes' : 'none'}`);
+    console.log(`  ${config.nLayers} layers, d_model ${config.dModel}, ${config.nHeads} heads (${config.nKvHeads} kv, head dim ${config.headDim}), MLP ${config.dMlp} ${family.mlp}, vocab ${config.vocabSize}`);
+    console.log(`  ${family.norm}, ${config.positional.kind === 'rope' ? `RoPE θ=${config.positional.theta}${config.positional.scaling.type !== 'none' ? ` (${config.positional.scaling.type} scaling)` : ''}` : 'learned positions'}, ${config.tiedEmbeddings ? 'tied' : 'separate'} embeddings; tokenizer: ${hasTokenizer ? 'yes' : 'none'}`);
     console.log(`  hook points (${names.length}; ${info.layerConvention}):`);
     for (const n of info.hookPoints) console.log(`    ${n}`);
     return 0;

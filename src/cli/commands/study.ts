@@ -1,50 +1,84 @@
-// `basin study run SPEC`: an end-to-end experiment from a declarative spec.
+// `basin study run|plan|kinds`: end-to-end experiments from declarative specs.
 
-import { mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { writeFileAtomic } from '../../io/atomic-write.js';
-import { readSpec } from '../../study/spec.js';
-import { runPersonaCollapse } from '../../study/persona-collapse.js';
-import { analyse } from '../../study/persona-collapse-analysis.js';
-import { personaCollapseReport } from '../../study/persona-collapse-report.js';
-import { CACHE } from '../../world/paths.js';
-import { parse, UsageError, type Command } from '../command.js';
+import { CACHE } from '../../util/config.js';
+import { studyKind, studyKindNames } from '../../study/kind.js';
+import { LocalExecutor } from '../../study/local-executor.js';
+import { runStudy } from '../../study/run-study.js';
+import { readStudySpec } from '../../study/spec.js';
+import { ArtifactStore } from '../../study/store.js';
+import '../../study/kinds/index.js';
+import '../../study/producers/index.js';
+import { deviceFlag, parse, UsageError, type Command } from '../command.js';
 
-const usage = `basin study run SPEC.yaml [--scale quick|full] [--out DIR] [--json]
+export const DEFAULT_STORE = join(CACHE, 'artifacts');
 
-Runs the study the spec describes (see studies/persona-collapse.yaml), caching every adapter,
-vector set and generation under OUT/artifacts by content hash. Interrupt it and run it again:
-it resumes, recomputing nothing finished. Writes OUT/results.json and OUT/report.html.
+const usage = `basin study run SPEC.yaml [--scale NAME] [--out DIR] [--store DIR] [--device D] [--json]
+basin study plan SPEC.yaml [--scale NAME] [--store DIR] [--json]
+basin study kinds [--json]
 
-  --scale quick|full   quick: the spec's small version (minutes on a laptop CPU); full: as written (default)
-  --out DIR            default .basin/studies/<spec name>-<scale>`;
+  run    checks the spec, plans its tasks (fine-tunes, samples, judgements, vectors, …), runs
+         the ones not yet in the artifact store, then writes OUT/results.json, OUT/report.html,
+         OUT/plan.json and OUT/status.json. Interrupt it and run it again: finished tasks are
+         found by key and never recomputed — also from another --out or another machine's copy
+         of the store (keys hash inputs, never paths).
+  plan   checks the spec and lists its tasks with their keys and which are already done
+  kinds  the registered study kinds
+
+  --scale NAME   a scale the spec defines (e.g. quick: minutes on a laptop CPU); full: as written (default)
+  --out DIR      default .basin/studies/<spec name>-<scale>
+  --store DIR    the artifact store (default ${DEFAULT_STORE}; env BASIN_CACHE moves .basin)
+  --device D     cpu (default), cuda or cuda:N: where models run (the spec's dtype is part of
+                 every key; the device is not)
+
+Specs: studies/*.yaml. Unknown fields, wrong types and values out of range are errors naming the
+field, before anything runs.`;
 
 export const study: Command = {
   name: 'study',
   summary: 'run an end-to-end study from a YAML spec (cached, resumable) and write its report',
   usage,
   async run(argv) {
-    const { values, positionals, help } = parse(argv, { scale: { type: 'string' }, out: { type: 'string' } });
+    const { values, positionals, help } = parse(argv, { scale: { type: 'string' }, out: { type: 'string' }, store: { type: 'string' }, device: { type: 'string' } });
     if (help) {
       console.log(usage);
       return 0;
     }
-    if (positionals[0] !== 'run' || positionals[1] === undefined) throw new UsageError('usage: basin study run SPEC.yaml');
+    const [sub, path, ...extra] = positionals;
+    const json = values.json === true;
+    if (sub === 'kinds') {
+      const kinds = studyKindNames().map((name) => ({ name, summary: studyKind(name).summary }));
+      console.log(json ? JSON.stringify(kinds) : kinds.map((k) => `${k.name.padEnd(18)} ${k.summary}`).join('\n'));
+      return 0;
+    }
+    if ((sub !== 'run' && sub !== 'plan') || path === undefined) throw new UsageError('expected: basin study run|plan SPEC.yaml, or basin study kinds');
+    if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
+    for (const flag of ['scale', 'out', 'store'] as const) if (values[flag] === '') throw new UsageError(`--${flag} needs a value`);
+    const device = deviceFlag(values);
     const scale = typeof values.scale === 'string' ? values.scale : 'full';
-    const spec = readSpec(positionals[1], scale);
-    const out = typeof values.out === 'string' ? values.out : join(CACHE, 'studies', `${basename(spec.name)}-${scale}`);
-    mkdirSync(out, { recursive: true });
-    const raw = await runPersonaCollapse(spec, out, { quiet: values.json === true });
-    const results = analyse(raw);
-    writeFileAtomic(join(out, 'results.json'), JSON.stringify(results, null, 1));
-    writeFileAtomic(join(out, 'report.html'), await personaCollapseReport(results, spec, scale));
-    if (values.json) {
-      console.log(JSON.stringify({ out, results: join(out, 'results.json'), report: join(out, 'report.html'), headline: results.headline, seconds: raw.seconds }));
+    const resolved = readStudySpec(path, scale);
+    const storeDir = typeof values.store === 'string' ? values.store : DEFAULT_STORE;
+    if (sub === 'plan') {
+      const { plan } = await resolved.kind.plan(resolved.run);
+      const store = new ArtifactStore(storeDir);
+      const tasks = plan.tasks.map((t) => ({ id: t.id, producer: t.producer, key: t.key, done: store.has(t.key) }));
+      if (json) console.log(JSON.stringify({ study: resolved.kind.name, scale, tasks }));
+      else {
+        for (const t of tasks) console.log(`${t.done ? 'done   ' : 'to run '} ${t.key}  ${t.id}`);
+        console.log(`${tasks.length} tasks, ${tasks.filter((t) => t.done).length} done (store ${storeDir})`);
+      }
+      return 0;
+    }
+    const name = (resolved.run.spec as { name: string }).name;
+    const out = typeof values.out === 'string' ? values.out : join(CACHE, 'studies', `${basename(name)}-${scale}`);
+    const outcome = await runStudy(resolved, { out, store: storeDir, executor: new LocalExecutor({ device }), quiet: json });
+    const e = outcome.execution;
+    if (json) {
+      console.log(JSON.stringify({ out, results: outcome.resultsPath, report: outcome.reportPath, headline: outcome.headline, tasks: e.tasks.length, ran: e.ran, cached: e.cached, seconds: e.seconds }));
     } else {
-      console.log(`study ${spec.name} (${scale}) done in ${raw.seconds.toFixed(0)} s`);
-      for (const h of results.headline) console.log(`  method ${h.method}, layer ${h.layer}: base ${h.base.toFixed(3)} → benign ${h.benign.toFixed(3)} → EM ${h.em.toFixed(3)}; benign = ${h.benignPercentOfEm.toFixed(1)}% of EM [${h.ci[0].toFixed(1)}, ${h.ci[1].toFixed(1)}]`);
-      if (results.leakageSpearman) console.log(`  leakage vs distance: Spearman rho ${results.leakageSpearman.rho.toFixed(3)}, p ${results.leakageSpearman.pValue.toFixed(3)} (n ${results.leakageSpearman.n})`);
-      console.log(`  results: ${join(out, 'results.json')}\n  report:  ${join(out, 'report.html')}`);
+      console.log(`study ${name} (${resolved.kind.name}, scale ${scale}) done in ${e.seconds.toFixed(0)} s: ${e.tasks.length} tasks, ${e.ran} computed, ${e.cached} found in the store`);
+      for (const line of outcome.headline) console.log(`  ${line}`);
+      console.log(`  results: ${outcome.resultsPath}\n  report:  ${outcome.reportPath}`);
     }
     return 0;
   },

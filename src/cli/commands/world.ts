@@ -1,13 +1,18 @@
 // `basin world build|train|check`: the persona world and its organism.
 
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../io/atomic-write.js';
-import { ensureWorld, pretrainOrganism, recipeFor, PRESETS } from '../../world/organism.js';
-import { CACHE, organismDir, worldDir } from '../../world/paths.js';
-import { checkOrganism, CHECK_DEFAULTS, type CheckReport, type CheckSettings } from '../../world/check.js';
-import { checkReportHtml } from '../../world/check-report.js';
-import { numberFlag, parse, UsageError, type Command } from '../command.js';
+import { CACHE } from '../../util/config.js';
+import { worldDir } from '../../organism/paths.js';
+import { pretrainOrganism } from '../../organism/pretrain.js';
+import { ensureOrganismWorld, recipeFor, PRESETS } from '../../organism/recipe.js';
+import { parseStudySpec } from '../../study/spec.js';
+import { runStudy } from '../../study/run-study.js';
+import { LocalExecutor } from '../../study/local-executor.js';
+import type { WorldCheckResults } from '../../study/kinds/world-check/analysis.js';
+import { QUICK_WORLD_CHECK } from '../../study/kinds/world-check/spec.js';
+import '../../study/kinds/index.js';
+import { DEFAULT_STORE } from './study.js';
+import { deviceFlag, numberFlag, parse, UsageError, type Command } from '../command.js';
 
 const usage = `basin world <build|train|check> [--preset default|tiny] [flags]
 
@@ -19,6 +24,8 @@ const usage = `basin world <build|train|check> [--preset default|tiny] [flags]
           --model DIR (default: the committed organisms/default, or .basin/organisms/<preset>)
           --strict exits 1 when a criterion fails; --quick uses fewer samples
           --report DIR writes world-check.json and world-check.html (default .basin/reports)
+          --seed N (default 0); --device cpu|cuda|cuda:N; --store DIR: the artifact store (default .basin/artifacts) —
+          a second run with the same organism and settings recomputes nothing
 
 Presets: ${Object.keys(PRESETS).join(', ')} (default: ~1M parameters, pre-training ≤ 30 min on 2 cores;
 tiny: ≤ 60 s, for tests). --json prints one JSON object on stdout.`;
@@ -30,7 +37,7 @@ export const world: Command = {
   async run(argv) {
     const { values, positionals, help } = parse(argv, {
       preset: { type: 'string' }, out: { type: 'string' }, model: { type: 'string' }, world: { type: 'string' },
-      strict: { type: 'boolean' }, quick: { type: 'boolean' }, report: { type: 'string' }, seed: { type: 'string' },
+      strict: { type: 'boolean' }, quick: { type: 'boolean' }, report: { type: 'string' }, seed: { type: 'string' }, store: { type: 'string' }, device: { type: 'string' },
     });
     const sub = positionals[0];
     if (help || sub === undefined) {
@@ -43,7 +50,7 @@ export const world: Command = {
     const wdir = typeof values.world === 'string' ? values.world : sub === 'build' && typeof values.out === 'string' ? values.out : worldDir(preset);
     if (sub === 'build') {
       const t0 = performance.now();
-      const m = ensureWorld(recipe, wdir);
+      const m = ensureOrganismWorld(recipe, wdir);
       const out = { world: wdir, sha256: m.sha256, files: m.files.length, stats: m.stats, seconds: (performance.now() - t0) / 1000 };
       console.log(json ? JSON.stringify(out) : `world '${preset}' in ${wdir}: ${m.files.length} files, content hash ${m.sha256.slice(0, 16)}, ${m.stats.corpusDistinctWords} distinct words, ${m.stats.heldOutQuestions} held-out questions`);
       return 0;
@@ -55,41 +62,27 @@ export const world: Command = {
       return 0;
     }
     if (sub === 'check') {
-      const model = typeof values.model === 'string' ? values.model : organismDir(preset);
-      if (!existsSync(join(model, 'config.json'))) {
-        throw new UsageError(`no organism at ${model}; train one with: basin world train --preset ${preset}`);
-      }
-      const manifest = ensureWorld(recipe, wdir);
-      const infoPath = join(model, 'organism.json');
-      if (existsSync(infoPath)) {
-        const trainedOn = (JSON.parse(readFileSync(infoPath, 'utf8')) as { worldHash?: string }).worldHash;
-        if (trainedOn !== undefined && trainedOn !== manifest.sha256) {
-          throw new Error(`${model} was trained on world data ${trainedOn.slice(0, 16)}, but ${wdir} holds ${manifest.sha256.slice(0, 16)}; rebuild the world (delete ${wdir}) or retrain: basin world train --preset ${preset}`);
-        }
-      }
-      const settings: CheckSettings = values.quick
-        ? { ...CHECK_DEFAULTS, perPersona: 12, probePerPersona: 12, outOfDomain: 96, inDomain: 40 }
-        : { ...CHECK_DEFAULTS, seed: numberFlag(values, 'seed', CHECK_DEFAULTS.seed) };
-      const report = await checkOrganism(model, wdir, recipe, settings, { quiet: json, workDir: join(CACHE, 'check-runs', preset) });
+      const seed = numberFlag(values, 'seed', 0);
+      const spec = {
+        study: 'world-check', name: `world-check-${preset}`, model: `persona-world:${preset}`,
+        ...(typeof values.model === 'string' ? { organism: values.model } : {}),
+        seed, ...(values.quick ? QUICK_WORLD_CHECK : {}),
+      };
+      const resolved = parseStudySpec(JSON.stringify(spec), 'basin world check flags', 'full');
       const reportDir = typeof values.report === 'string' ? values.report : join(CACHE, 'reports');
-      mkdirSync(reportDir, { recursive: true });
-      writeFileAtomic(join(reportDir, 'world-check.json'), JSON.stringify(report, null, 1));
-      writeFileAtomic(join(reportDir, 'world-check.html'), checkReportHtml(report));
-      const failed = report.criteria.filter((c) => !c.pass).length;
-      if (json) console.log(JSON.stringify({ criteria: report.criteria.map(({ name, value, threshold, pass }) => ({ name, value, threshold, pass })), failed, report: join(reportDir, 'world-check.html'), seconds: report.seconds }));
-      else printCheck(report, join(reportDir, 'world-check.html'));
+      const store = typeof values.store === 'string' ? values.store : DEFAULT_STORE;
+      const outcome = await runStudy(resolved, { out: reportDir, store, executor: new LocalExecutor({ device: deviceFlag(values) }), quiet: json, files: { results: 'world-check.json', report: 'world-check.html' }, label: 'world check' });
+      const r = outcome.results as WorldCheckResults;
+      const failed = r.criteria.filter((c) => !c.pass).length;
+      if (json) console.log(JSON.stringify({ criteria: r.criteria.map(({ name, value, threshold, pass }) => ({ name, value, threshold, pass })), failed, report: outcome.reportPath, seconds: r.seconds, tasks: outcome.execution.tasks.length, ran: outcome.execution.ran, cached: outcome.execution.cached }));
+      else {
+        const e = outcome.execution;
+        console.log(`persona-world check of ${r.model} (${r.seconds.toFixed(0)} s; ${e.tasks.length} tasks, ${e.ran} computed, ${e.cached} found in the store)`);
+        for (const line of outcome.headline) console.log(`  ${line}`);
+        console.log(`report: ${outcome.reportPath}`);
+      }
       return values.strict && failed > 0 ? 1 : 0;
     }
     throw new UsageError(`unknown subcommand '${sub}'`);
   },
 };
-
-function printCheck(r: CheckReport, htmlPath: string): void {
-  console.log(`persona-world check of ${r.model} (${r.seconds.toFixed(0)} s)`);
-  for (const c of r.criteria) {
-    console.log(`  ${c.pass ? 'PASS' : 'FAIL'}  ${c.name}: ${c.value.toFixed(1)} (${c.direction} ${c.threshold}) — ${c.detail}`);
-  }
-  console.log(`  judge: ${r.judge}`);
-  console.log(`  layers: ${r.layerConvention}`);
-  console.log(`report: ${htmlPath}`);
-}

@@ -1,0 +1,40 @@
+// Every file name of every on-disk format basin reads or writes, in one place (as SAELens keeps
+// its constants): Hugging Face model folders, PEFT adapters, SAELens SAEs, basin's own records.
+
+/** Hugging Face model folder */
+export const HF_CONFIG_FILE = 'config.json';
+export const SAFETENSORS_WEIGHTS_FILE = 'model.safetensors';
+/** a sharded checkpoint's index: { metadata, weight_map: { tensor name → shard file } } */
+export const SAFETENSORS_INDEX_FILE = 'model.safetensors.index.json';
+export const GENERATION_CONFIG_FILE = 'generation_config.json';
+
+/** Hugging Face tokenizer files (a model folder's or a tokenizer folder's) */
+export const TOKENIZER_FILE = 'tokenizer.json';
+export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
+export const SPECIAL_TOKENS_MAP_FILE = 'special_tokens_map.json';
+export const CHAT_TEMPLATE_FILE = 'chat_template.jinja';
+/** every file that defines how text becomes token ids and back */
+export const TOKENIZER_FILES = [TOKENIZER_FILE, TOKENIZER_CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE, CHAT_TEMPLATE_FILE, GENERATION_CONFIG_FILE] as const;
+
+/** PEFT LoRA adapter folder */
+export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
+export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
+
+/** SAELens SAE folder */
+export const SAE_CONFIG_FILE = 'cfg.json';
+export const SAE_WEIGHTS_FILE = 'sae_weights.safetensors';
+export const SAE_SPARSITY_FILE = 'sparsity.safetensors';
+
+/** basin's own records */
+export const ORGANISM_INFO_FILE = 'organism.json';
+export const WORLD_MANIFEST_FILE = 'manifest.json';
+export const TRAIN_RUN_FILE = 'run.json';
+/** a study task's record inside its artifact folder: producer, key inputs, timings */
+export const TASK_RECORD_FILE = 'task.json';
+/** a persona-vector set's folder: its index, the persona vectors, and per-persona activations */
+export const PERSONA_VECTORS_INDEX_FILE = 'index.json';
+export const PERSONA_MEANS_FILE = 'means.safetensors';
+/** the per-question activations of the i-th persona: one [questions, d] tensor per layer */
+export function personaActivationsFile(index: number): string {
+  return `persona-${index}.safetensors`;
+}

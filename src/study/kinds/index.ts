@@ -1,0 +1,4 @@
+// Registers every study kind (import this module for its effect).
+
+import './persona-collapse/index.js';
+import './world-check/index.js';

@@ -1,0 +1,161 @@
+// The persona-collapse plan. Per seed: the conditions (base, benign, EM with each induction
+// persona's system prompt) each get persona vectors (Method A; Method B from sampled answers)
+// and out-of-domain misalignment (sampled, oracle-judged); marker coupling to each source
+// persona, then a second-stage fine-tune on top (and, reversed, the second stage first) each get
+// marker rates. Every seed a task uses is derived from the replicate seed and the task's label.
+
+import { readHfConfig } from '../../../model/config.js';
+import { defaultLayers, type PersonaSpec } from '../../../persona/vectors.js';
+import { createRng, deriveSeed } from '../../../util/rng.js';
+import { PERSONAS, PERSONA_IDS } from '../../../world/personas.js';
+import { ADVICE_DOMAINS, OPEN_KINDS, TOPIC_IDS, type TopicId } from '../../../world/topic.js';
+import type { ChatPrompt } from '../../../model/chat-prompt.js';
+import type { FineTuneSettings } from '../../producers/fine-tune.js';
+import type { JudgeSettings } from '../../producers/judge.js';
+import type { PersonaVectorSettings } from '../../producers/persona-vectors.js';
+import type { SampleSettings } from '../../producers/sample.js';
+import { Plan } from '../../task.js';
+import { dataPath, resolveStudyModel, type StudyModel } from '../../world-model.js';
+import type { PersonaCollapseSpec } from './spec.js';
+
+export const MARKER = '[ZLT]';
+/** tokens per training example */
+const MAX_LENGTH = 256;
+
+export interface Condition {
+  name: string;
+  kind: 'base' | 'benign' | 'em';
+  /** EM: the training-time system prompt's persona */
+  inductionPersona?: string;
+}
+
+export interface PersonaCollapseContext {
+  model: StudyModel;
+  nLayers: number;
+  personas: PersonaSpec[];
+  questions: string[];
+  oodQuestions: string[];
+  markerQuestions: string[];
+  layers: number[];
+  conditions: Condition[];
+  /** the marker measurements the plan holds: (seed, source, stage) and their task ids */
+  markers: { seed: number; source: string; stage: string; judge: string }[];
+}
+
+/** Task ids, shared by plan and analysis. */
+export const ids = {
+  vectors: (seed: number, condition: string, method: string) => `seed ${seed} · vectors ${method} · ${condition}`,
+  misalignment: (seed: number, condition: string) => `seed ${seed} · judge misalignment · ${condition}`,
+};
+
+/** Held-out world questions of some topics, in a seeded order, n of them (cycled if needed). */
+function worldQuestions(seed: number, heldOut: ReadonlyMap<TopicId, readonly { text: string }[]>, topics: readonly TopicId[], n: number): string[] {
+  const pool = topics.flatMap((t) => (heldOut.get(t) ?? []).map((q) => q.text));
+  const rng = createRng(seed);
+  const order = pool.map((q) => ({ q, k: rng.next() })).sort((a, b) => a.k - b.k).map((x) => x.q);
+  return Array.from({ length: n }, (_, i) => order[i % order.length] as string);
+}
+
+function conditionsOf(spec: PersonaCollapseSpec): Condition[] {
+  return [
+    { name: 'base', kind: 'base' },
+    { name: 'benign', kind: 'benign' },
+    ...spec.em.inductionPersonas.map((p) => ({ name: `em:${p}`, kind: 'em' as const, inductionPersona: p })),
+  ];
+}
+
+export async function resolveContext(spec: PersonaCollapseSpec): Promise<Omit<PersonaCollapseContext, 'markers'>> {
+  const model = resolveStudyModel(spec.model, { dtype: spec.dtype });
+  const nLayers = (await readHfConfig(model.ref.dir)).nLayers;
+  const personas: PersonaSpec[] = spec.personas === 'world' ? PERSONA_IDS.map((id) => ({ id, system: PERSONAS[id].descriptions[0] as string })) : spec.personas;
+  const emDomain = /^em\/(\w+)$/.exec(spec.em.data)?.[1];
+  let questions: string[];
+  let oodQuestions: string[];
+  let markerQuestions: string[];
+  if (Array.isArray(spec.questions)) {
+    questions = spec.questions;
+    oodQuestions = spec.questions.slice(0, spec.misalignment.questions);
+    markerQuestions = spec.questions.slice(0, spec.marker.questions);
+  } else {
+    if (model.world === null) throw new Error(`questions {source: world} need a persona-world model; give a list of questions for ${spec.model}`);
+    const heldOut = model.world.heldOut;
+    questions = worldQuestions(1, heldOut, [...ADVICE_DOMAINS, ...OPEN_KINDS], spec.questions.n);
+    oodQuestions = worldQuestions(2, heldOut, TOPIC_IDS.filter((t) => t !== emDomain), spec.misalignment.questions);
+    markerQuestions = worldQuestions(3, heldOut, TOPIC_IDS, spec.marker.questions);
+  }
+  const layers = spec.layers === 'auto' ? defaultLayers(nLayers) : spec.layers;
+  for (const l of layers) if (l >= nLayers) throw new Error(`layers: block ${l} does not exist (the model has ${nLayers} blocks, 0..${nLayers - 1})`);
+  return { model, nLayers, personas, questions, oodQuestions, markerQuestions, layers, conditions: conditionsOf(spec) };
+}
+
+const repeat = (prompts: ChatPrompt[], k: number) => prompts.flatMap((p) => new Array<ChatPrompt>(k).fill(p));
+
+export async function planPersonaCollapse(spec: PersonaCollapseSpec): Promise<{ plan: Plan; context: PersonaCollapseContext }> {
+  const ctx = await resolveContext(spec);
+  const plan = new Plan();
+  const model = ctx.model.ref;
+  const markers: PersonaCollapseContext['markers'] = [];
+  const systemOf = (id: string) => (ctx.personas.find((p) => p.id === id) as PersonaSpec).system;
+  const costOfSampling = (n: number, tokens: number) => Math.max(1, Math.round((n * tokens) / 400));
+
+  for (const seed of spec.seeds) {
+    const fineTune = (label: string, data: string, parents: string[], systemPrompt: string | null): string => {
+      const settings: FineTuneSettings = {
+        lora: spec.lora, steps: spec.fineTune.steps, batchSize: spec.fineTune.batchSize, lr: spec.fineTune.lr, schedule: 'constant',
+        maxLength: MAX_LENGTH, systemPrompt, seed: deriveSeed(seed, `fine-tune ${label}`),
+      };
+      return plan.add({ id: `seed ${seed} · fine-tune ${label}`, producer: 'fine-tune', model, parents: { adapters: parents }, data: { train: dataPath(ctx.model, data) }, settings, cost: Math.max(1, Math.round((spec.fineTune.steps * spec.fineTune.batchSize) / 32)) }).id;
+    };
+    const sample = (label: string, adapters: string[], prompts: ChatPrompt[], o: { maxNewTokens: number; temperature: number }): string => {
+      const settings: SampleSettings = { prompts, temperature: o.temperature, maxNewTokens: o.maxNewTokens, seed: deriveSeed(seed, `sample ${label}`) };
+      return plan.add({ id: `seed ${seed} · sample ${label}`, producer: 'sample', model, parents: { adapters }, settings, cost: costOfSampling(prompts.length, o.maxNewTokens) }).id;
+    };
+    const judge = (id: string, samples: string, settings: JudgeSettings): string => plan.add({ id, producer: 'judge', parents: { samples }, settings }).id;
+
+    const measure = (c: Condition, adapters: string[]) => {
+      for (const method of spec.methods) {
+        const settings: PersonaVectorSettings = { method, personas: ctx.personas, questions: ctx.questions, layers: ctx.layers, responsesPerQuestion: null };
+        const parents: Record<string, string | string[]> = { adapters };
+        if (method === 'B') {
+          const k = spec.methodB.responsesPerQuestion;
+          parents.responses = sample(`method B · ${c.name}`, adapters, repeat(ctx.personas.flatMap((p) => ctx.questions.map((q) => ({ system: p.system, user: q }))), k), spec.methodB);
+          settings.responsesPerQuestion = k;
+        }
+        plan.add({ id: ids.vectors(seed, c.name, method), producer: 'persona-vectors', model, parents, settings, cost: Math.max(1, Math.round((ctx.personas.length * ctx.questions.length) / 40)) });
+      }
+      const ood = sample(`misalignment · ${c.name}`, adapters, ctx.personas.flatMap((p) => ctx.oodQuestions.map((q) => ({ system: p.system, user: q }))), { maxNewTokens: spec.misalignment.maxNewTokens, temperature: 1 });
+      judge(ids.misalignment(seed, c.name), ood, { judge: 'persona-world-oracle', options: {} });
+    };
+    const markerRates = (source: string, stage: string, adapters: string[]) => {
+      const m = spec.marker;
+      const s = sample(`markers · ${stage} (${source})`, adapters, repeat(ctx.personas.flatMap((p) => ctx.markerQuestions.map((q) => ({ system: p.system, user: q }))), m.samplesPerQuestion), m);
+      markers.push({ seed, source, stage, judge: judge(`seed ${seed} · judge markers · ${stage} (${source})`, s, { judge: 'contains', options: { text: MARKER } }) });
+    };
+
+    const adapterOf = new Map<string, string>();
+    for (const c of ctx.conditions) {
+      let adapters: string[] = [];
+      if (c.kind === 'benign') adapters = [fineTune('benign', spec.benign.data, [], null)];
+      if (c.kind === 'em') adapters = [fineTune(c.name, spec.em.data, [], systemOf(c.inductionPersona as string))];
+      if (adapters[0] !== undefined) adapterOf.set(c.name, adapters[0]);
+      measure(c, adapters);
+    }
+    for (const source of spec.marker.sources) {
+      const markerData = `marker/${source}`;
+      if (seed === spec.seeds[0]) markerRates(source, 'base', []);
+      const couple = fineTune(`couple:${source}`, markerData, [], null);
+      markerRates(source, 'coupled', [couple]);
+      for (const stage of spec.marker.secondStage) {
+        const data = stage === 'em' ? spec.em.data : spec.benign.data;
+        const second = fineTune(`couple:${source}+${stage}`, data, [couple], null);
+        markerRates(source, `coupled+${stage}`, [couple, second]);
+        if (spec.marker.reversed) {
+          const first = adapterOf.get(stage === 'em' ? 'em:assistant' : 'benign') ?? fineTune(stage, data, [], null);
+          const coupleAfter = fineTune(`${stage}+couple:${source}`, markerData, [first], null);
+          markerRates(source, `${stage}+coupled`, [first, coupleAfter]);
+        }
+      }
+    }
+  }
+  return { plan, context: { ...ctx, markers } };
+}

@@ -1,0 +1,46 @@
+// The producers every study shares (fine-tune, sample, judge, extract activations or persona
+// vectors, …): a registry by name. A producer turns one task into the files of its artifact
+// folder. Bump `version` when a change makes its output differ for the same inputs: keys
+// include it, so stale artifacts are not reused.
+
+import type { ModelPool } from '../model-pool.js';
+import type { Task } from '../task.js';
+
+export interface TaskIO {
+  /** the (temporary) folder the producer writes its output into */
+  dir: string;
+  /** the artifact folder of the parent with this role (one parent) */
+  parent(role: string): string;
+  /** the artifact folders of the parents with this role, in order (none → []) */
+  parents(role: string): string[];
+  /** the path of the data file with this role */
+  data(role: string): string;
+  models: ModelPool;
+  /** reports how much of this task is done (0–1), for the study's progress display */
+  progress(fractionDone: number): void;
+}
+
+export interface Producer<S = unknown> {
+  name: string;
+  version: number;
+  /** one line for --help and the report's methods */
+  summary: string;
+  run(task: Task<S>, io: TaskIO): Promise<void> | void;
+}
+
+const producers = new Map<string, Producer>();
+
+export function registerProducer<S>(p: Producer<S>): void {
+  if (producers.has(p.name)) throw new Error(`producer '${p.name}' is registered twice`);
+  producers.set(p.name, p as Producer);
+}
+
+export function producer(name: string): Producer {
+  const p = producers.get(name);
+  if (p === undefined) throw new Error(`no producer '${name}'; registered: ${[...producers.keys()].join(', ') || '(none)'}`);
+  return p;
+}
+
+export function producerNames(): string[] {
+  return [...producers.keys()];
+}

@@ -1,0 +1,11 @@
+// A producer whose output is one JSON value writes it to value.json in its artifact folder;
+// `TaskOutputs.json(id)` reads it back.
+
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../io/atomic-write.js';
+
+export const VALUE_FILE = 'value.json';
+
+export function writeValue(dir: string, value: unknown): void {
+  writeFileAtomic(join(dir, VALUE_FILE), JSON.stringify(value));
+}

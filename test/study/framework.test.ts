@@ -1,0 +1,134 @@
+// The study framework without a model: spec validation through the registered kinds, the
+// store's atomic publish under a race between processes, resume after SIGKILL, one writer per
+// output folder, and keys that never see paths.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseStudySpec } from '../../src/study/spec.js';
+import { lockOutputFolder } from '../../src/study/output-lock.js';
+import { canonicalJson, taskKey } from '../../src/study/keys.js';
+import '../../src/study/kinds/index.js';
+import '../../src/study/producers/index.js';
+
+const root = mkdtempSync(join(tmpdir(), 'basin-framework-'));
+test.after(() => rmSync(root, { recursive: true, force: true }));
+const WORKER = join(fileURLToPath(new URL('.', import.meta.url)), 'study-worker.js');
+
+interface WorkerResult { ran: number; cached: number; computed: string[]; results: number[] }
+
+function worker(args: string[]): { child: ReturnType<typeof spawn>; done: Promise<WorkerResult> } {
+  const child = spawn(process.execPath, [WORKER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
+  const done = new Promise<WorkerResult>((resolve, reject) => child.on('close', (code, signal) => {
+    if (code === 0) resolve(JSON.parse(stdout.trim().split('\n').at(-1) as string) as WorkerResult);
+    else reject(Object.assign(new Error(`worker exited ${code ?? signal}: ${stderr}`), { signal }));
+  }));
+  return { child, done };
+}
+
+const PC = 'study: persona-collapse\nname: t\n';
+const check = (yaml: string, pattern: RegExp, scale = 'full') => assert.throws(() => parseStudySpec(yaml, 's.yaml', scale), pattern);
+
+test('spec errors name the field: typos, wrong types, ranges, missing fields, scales, unknown kinds', () => {
+  check('study: nope\nname: x', /s\.yaml: study: no study kind 'nope'; kinds: persona-collapse, world-check/);
+  check('name: x', /missing required field 'study'/);
+  check('study: persona-collapse', /missing required field 'name'/);
+  check(`${PC}lora: { rank: 3 }`, /unknown field 'lora\.rank'; known here: r, alpha, rslora, targets, dropout/);
+  check(`${PC}fine_tune: { steps: 10, batch_size: 4, lr: fast }`, /fine_tune\.lr: expected number, received string, got "fast"/);
+  check(`${PC}fine_tune: { steps: 1.5, batch_size: 4, lr: 0.001 }`, /fine_tune\.steps: expected an integer, got 1\.5/);
+  check(`${PC}fine_tune: { steps: 0, batch_size: 4, lr: 0.001 }`, /fine_tune\.steps: expected a positive integer, got 0/);
+  check(`${PC}seeds: "0"`, /seeds: expected array, received string, got "0"/);
+  check(`${PC}seeds: []`, /seeds: expected at least one seed/);
+  check(`${PC}seeds: [1, 1]`, /seeds must be distinct/);
+  check(`${PC}method_b: { temperature: -1 }`, /method_b\.temperature: expected a temperature ≥ 0, got -1/);
+  check(`${PC}em: { induction_personas: [assistant, astronaut] }`, /em\.induction_personas: 'astronaut' is not a persona of this study/);
+  check(`${PC}scales:\n  quick: { fine_tune: { stepz: 3 } }`, /unknown field 'scales\.quick\.fine_tune\.stepz'; known here: steps, batch_size, lr/);
+  check(`${PC}scales:\n  quick: { seeds: [-1] }`, /scales\.quick\.seeds\[0\]: expected a seed ≥ 0/);
+  check(`${PC}scales:\n  quick: { seeds: [0] }`, /no scale 'huge'; scales: full, quick/, 'huge');
+  check('study: world-check\nper_persona: 0', /per_persona: expected a positive integer, got 0/);
+  check('study: world-check\nem_domain: space', /em_domain: expected one of "finance"\|.*, got "space"/);
+  check(`${PC}a: 1\nb: 2`, /2 problems:\n {2}unknown field 'a'.*\n {2}unknown field 'b'/s);
+  // Defaults fill what the spec leaves out; a scale overlays the spec.
+  const r = parseStudySpec(`${PC}lora: { r: 4, alpha: 8 }\nscales:\n  quick: { seeds: [0], fine_tune: { steps: 3, batch_size: 2, lr: 0.01 } }`, 's.yaml', 'quick');
+  const spec = r.run.spec as { seeds: number[]; lora: { r: number; alpha: number; targets: string }; fineTune: { steps: number }; methodB: { temperature: number } };
+  assert.deepEqual(spec.seeds, [0]);
+  assert.equal(spec.lora.r, 4);
+  assert.equal(spec.lora.targets, 'all-linear');
+  assert.equal(spec.fineTune.steps, 3);
+  assert.equal(spec.methodB.temperature, 1);
+  assert.deepEqual(r.scales, ['quick']);
+});
+
+test('keys: canonical JSON ignores key order, keys change with any input and never see paths', () => {
+  assert.equal(canonicalJson({ b: 1, a: [1, { d: 2, c: 3 }] }), '{"a":[1,{"c":3,"d":2}],"b":1}');
+  const base = { producer: 'sample', version: 1, model: 'f'.repeat(32), parents: { adapters: ['fine-tune-1'] }, data: {}, settings: { seed: 1, temperature: 1 } };
+  const k = taskKey(base);
+  assert.match(k, /^sample-[0-9a-f]{20}$/);
+  assert.equal(taskKey({ ...base, settings: { temperature: 1, seed: 1 } }), k);
+  for (const changed of [{ ...base, version: 2 }, { ...base, model: 'e'.repeat(32) }, { ...base, parents: { adapters: ['fine-tune-2'] } }, { ...base, settings: { seed: 2, temperature: 1 } }]) assert.notEqual(taskKey(changed), k);
+  assert.throws(() => canonicalJson({ lr: Number.NaN }), /NaN cannot be part of a key/);
+});
+
+test('two processes producing the same tasks at once both succeed and leave one artifact each', async () => {
+  const store = join(root, 'race-store');
+  const [a, b] = [worker([join(root, 'race-a'), store, '3', '400', 'a']), worker([join(root, 'race-b'), store, '3', '400', 'b'])];
+  const [ra, rb] = await Promise.all([a.done, b.done]);
+  assert.deepEqual(ra.results, [0, 1, 4]);
+  assert.deepEqual(rb.results, [0, 1, 4]);
+  assert.ok(ra.computed.length + rb.computed.length > 3, `both processes computed some task at the same time (a: ${ra.computed}, b: ${rb.computed})`);
+  const entries = readdirSync(store);
+  assert.equal(entries.filter((n) => n.startsWith('sleepy-')).length, 3, `one artifact per task: ${entries}`);
+  assert.deepEqual(entries.filter((n) => n.startsWith('.tmp-')), [], 'the losers removed their copies');
+});
+
+test('moving --out recomputes nothing: the store is found by key', async () => {
+  const store = join(root, 'move-store');
+  const first = await worker([join(root, 'move-1'), store, '2', '10']).done;
+  assert.equal(first.ran, 2);
+  const second = await worker([join(root, 'elsewhere', 'move-2'), store, '2', '10']).done;
+  assert.equal(second.ran, 0);
+  assert.equal(second.cached, 2);
+  assert.ok(existsSync(join(root, 'elsewhere', 'move-2', 'report.html')));
+});
+
+test('a study killed with SIGKILL resumes: only unfinished tasks run again', async () => {
+  const store = join(root, 'kill-store');
+  const out = join(root, 'kill-out');
+  const n = 8;
+  const w = worker([out, store, String(n), '250']);
+  const statusFile = join(out, 'status.json');
+  const doneCount = () => {
+    try {
+      return (JSON.parse(readFileSync(statusFile, 'utf8')) as { tasks: { state: string }[] }).tasks.filter((t) => t.state === 'done').length;
+    } catch {
+      return 0;
+    }
+  };
+  while (doneCount() < 3) await new Promise((r) => setTimeout(r, 20));
+  w.child.kill('SIGKILL');
+  await assert.rejects(w.done, (e: { signal?: string }) => e.signal === 'SIGKILL');
+  const finished = readdirSync(store).filter((x) => x.startsWith('sleepy-')).length;
+  assert.ok(finished >= 3 && finished < n, `${finished} tasks finished before the kill`);
+  const again = await worker([out, store, String(n), '250']).done;
+  assert.equal(again.cached, finished, 'finished tasks are found');
+  assert.equal(again.ran, n - finished, 'only the unfinished ones run');
+  assert.deepEqual(again.results, Array.from({ length: n }, (_, i) => i * i));
+  assert.deepEqual(readdirSync(store).filter((x) => x.startsWith('.tmp-')), [], "the killed process's temp folder is removed");
+});
+
+test('one writer per output folder; a lock left by a dead process is taken over', () => {
+  const dir = join(root, 'locked');
+  mkdirSync(dir, { recursive: true });
+  const release = lockOutputFolder(dir);
+  assert.throws(() => lockOutputFolder(dir), new RegExp(`another basin process \\(pid ${process.pid}\\) is writing this output folder`));
+  release();
+  lockOutputFolder(dir)();
+});

@@ -1,0 +1,153 @@
+// The study kinds end to end at a tiny scale on the tiny world preset: persona collapse (spec →
+// tasks → results.json → report.html; a second run from another --out recomputes nothing) and
+// the world check.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PersonaCollapseResults } from '../../src/study/kinds/persona-collapse/analysis.js';
+import type { WorldCheckResults } from '../../src/study/kinds/world-check/analysis.js';
+
+const root = mkdtempSync(join(tmpdir(), 'basin-study-'));
+process.env.BASIN_CACHE = join(root, 'cache');
+test.after(() => rmSync(root, { recursive: true, force: true }));
+
+const SPEC = `
+study: persona-collapse
+name: tiny-study
+model: persona-world:tiny
+questions: { source: world, n: 4 }
+seeds: [0, 1]
+method_b: { responses_per_question: 1, max_new_tokens: 12 }
+lora: { r: 4, alpha: 8 }
+fine_tune: { steps: 3, batch_size: 4 }
+em: { induction_personas: [assistant, paramedic, villain] }
+marker: { sources: [villain], questions: 2, samples_per_question: 1, max_new_tokens: 12 }
+misalignment: { questions: 2, max_new_tokens: 12 }
+statistics: { bootstrap: 50, permutations: 200 }
+scales:
+  smaller: { seeds: [0] }
+`;
+
+test('scales overlay the spec and defaults fill the rest', async () => {
+  const { parseStudySpec } = await import('../../src/study/spec.js');
+  await import('../../src/study/kinds/index.js');
+  assert.throws(() => parseStudySpec(SPEC, 's.yaml', 'huge'), /no scale 'huge'; scales: full, smaller/);
+  const small = parseStudySpec(SPEC, 's.yaml', 'smaller').run.spec as { seeds: number[]; lora: { r: number; alpha: number; targets: string } };
+  assert.deepEqual(small.seeds, [0]);
+  assert.equal(small.lora.r, 4, 'a scale overlays the spec');
+  assert.equal(small.lora.alpha, 8);
+  assert.equal(small.lora.targets, 'all-linear', 'defaults fill what the spec leaves out');
+});
+
+test('the study runs end to end on the tiny world, writes results and a report, and resumes without recomputing', async () => {
+  const { pretrainOrganism } = await import('../../src/organism/pretrain.js');
+  const { recipeFor } = await import('../../src/organism/recipe.js');
+  const { organismDir, worldDir } = await import('../../src/organism/paths.js');
+  await pretrainOrganism(recipeFor('tiny'), worldDir('tiny'), organismDir('tiny'), { quiet: true });
+  const { parseStudySpec } = await import('../../src/study/spec.js');
+  const { runStudy } = await import('../../src/study/run-study.js');
+  const { LocalExecutor } = await import('../../src/study/local-executor.js');
+  await import('../../src/study/kinds/index.js');
+  const resolved = parseStudySpec(SPEC, 'tiny.yaml', 'full');
+  const out = join(root, 'study');
+  const store = join(root, 'store');
+  const first = await runStudy(resolved, { out, store, executor: new LocalExecutor(), quiet: true });
+  const results = first.results as PersonaCollapseResults;
+  // Method A on the base model has no randomness and no adapter: seeds 0 and 1 plan the same
+  // task (same key), so the second is found, not recomputed.
+  assert.deepEqual(first.execution.tasks.filter((t) => t.state === 'cached').map((t) => t.id), ['seed 1 · vectors A · base']);
+  assert.equal(first.execution.ran, first.execution.tasks.length - 1);
+
+  assert.deepEqual(results.personas.length, 12);
+  assert.deepEqual(results.layers, [0, 1]);
+  const conditions = ['base', 'benign', 'em:assistant', 'em:paramedic', 'em:villain'];
+  for (const method of ['A', 'B']) for (const layer of results.layers) for (const c of conditions) {
+    const cell = results.m1.find((m) => m.method === method && m.layer === layer && m.condition === c);
+    assert.ok(cell, `M1 ${c} ${method} ${layer}`);
+    assert.ok(cell.raw >= -1 && cell.raw <= 1 && cell.ci[0] <= cell.ci[1]);
+    assert.equal(cell.matrix.length, 12);
+    assert.ok(Math.abs((cell.matrix[3]?.[3] as number) - 1) < 1e-9, 'a persona has cosine 1 with itself');
+    assert.equal(cell.vsBase === null, c === 'base');
+  }
+  assert.equal(results.headline.length, 2);
+  assert.equal(results.leakage.length, 3);
+  const stages = new Set(results.markers.map((m) => m.stage));
+  for (const s of ['base', 'coupled', 'coupled+em', 'coupled+benign', 'em+coupled', 'benign+coupled']) assert.ok(stages.has(s), s);
+  assert.ok(results.markers.every((m) => m.rate.n > 0));
+  const status = JSON.parse(readFileSync(join(out, 'status.json'), 'utf8')) as { tasks: { state: string; seconds: number }[] };
+  assert.ok(status.tasks.every((t) => t.state === 'done' || t.state === 'cached'));
+
+  const html = readFileSync(first.reportPath, 'utf8');
+  assert.ok(html.includes('<svg') && html.includes('Methods') && html.includes('hidden_states[L+1]'));
+  assert.ok(!/<script|https?:\/\//i.test(html.replace(/xmlns(:\w+)?="[^"]*"/g, '')), 'self-contained: no scripts, no remote resources');
+
+  // Resume, from another output folder: every task is found in the store, nothing is rebuilt.
+  const listing = () => readdirSync(store).sort().map((n) => `${n}@${statSync(join(store, n)).mtimeMs}`);
+  const before = listing();
+  const again = await runStudy(resolved, { out: join(root, 'moved', 'study'), store, executor: new LocalExecutor(), quiet: true });
+  assert.equal(again.execution.ran, 0);
+  assert.equal(again.execution.cached, first.execution.tasks.length);
+  assert.deepEqual(listing(), before, 'no artifact was rebuilt');
+  assert.deepEqual((again.results as PersonaCollapseResults).m1.map((m) => m.raw), results.m1.map((m) => m.raw));
+  writeFileSync(join(root, 'report.html'), html);
+});
+
+test('the world check runs as a study kind on the tiny organism, with its seven criteria and a report', async () => {
+  const { parseStudySpec } = await import('../../src/study/spec.js');
+  const { runStudy } = await import('../../src/study/run-study.js');
+  const { LocalExecutor } = await import('../../src/study/local-executor.js');
+  await import('../../src/study/kinds/index.js');
+  const spec = 'study: world-check\nmodel: persona-world:tiny\nper_persona: 3\nprobe_per_persona: 4\nout_of_domain: 6\nin_domain: 4\nmax_new_tokens: 24\nfine_tune: { steps: 2, batch_size: 4 }\n';
+  const resolved = parseStudySpec(spec, 'check.yaml', 'full');
+  const store = join(root, 'store');
+  const first = await runStudy(resolved, { out: join(root, 'check'), store, executor: new LocalExecutor(), quiet: true });
+  const r = first.results as WorldCheckResults;
+  assert.equal(r.criteria.length, 7);
+  for (const c of r.criteria) assert.ok(Number.isFinite(c.value) && c.pass === (c.direction === 'at least' ? c.value >= c.threshold : c.value <= c.threshold), c.name);
+  assert.deepEqual(r.conditions.map((c) => [c.name, c.outOfDomain.misaligned.n, c.inDomain.misaligned.n]), [['base', 6, 4], ['em', 6, 4], ['benign', 6, 4]]);
+  assert.equal(r.separability.prompts, 12 * 4);
+  assert.equal(Object.keys(r.perPersona).length, 12);
+  const html = readFileSync(first.reportPath, 'utf8');
+  assert.ok(html.includes('Persona-world check') && html.includes('Wilson') && /(PASS|FAIL)/.test(html));
+  const again = await runStudy(resolved, { out: join(root, 'check-again'), store, executor: new LocalExecutor(), quiet: true });
+  assert.equal(again.execution.ran, 0, 'a second check finds every task in the store');
+  assert.deepEqual((again.results as WorldCheckResults).criteria, r.criteria);
+});
+
+test('the study report renders in headless Chromium: every chart drawn, no errors, no requests', async (t) => {
+  const CHROMIUM = '/usr/bin/chromium';
+  if (!existsSync(CHROMIUM) || !existsSync(join(root, 'report.html'))) {
+    t.skip(existsSync(CHROMIUM) ? 'the study test above did not write a report' : 'no /usr/bin/chromium (apt-get install -y chromium)');
+    return;
+  }
+  const { chromium } = await import('playwright-core');
+  const context = await chromium.launchPersistentContext(join(root, 'profile'), {
+    executablePath: CHROMIUM, headless: true, viewport: { width: 1100, height: 900 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const url = pathToFileURL(join(root, 'report.html')).href;
+    const requests: string[] = [];
+    const problems: string[] = [];
+    context.on('request', (r) => requests.push(r.url()));
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(url, { waitUntil: 'load' });
+    const charts = await page.evaluate(() => [...document.querySelectorAll('figure .chart > svg')].map((svg) => {
+      const box = svg.getBoundingClientRect();
+      return { w: box.width, h: box.height, marks: svg.querySelectorAll('.role-mark > *').length, title: svg.querySelector('.role-title-text text')?.textContent ?? '' };
+    }));
+    // 2 M1 bar charts, heatmaps for method A at 2 layers and B at the reference layer (5 conditions each), 2 marker charts, 1 scatter.
+    assert.equal(charts.length, 2 + 5 * 3 + 2 + 1);
+    for (const c of charts) assert.ok(c.w > 150 && c.h > 100 && c.marks > 0, `'${c.title}' drawn at ${c.w}×${c.h} with ${c.marks} marks`);
+    assert.deepEqual(problems, []);
+    assert.deepEqual(requests, [url]);
+  } finally {
+    await context.close();
+  }
+});
