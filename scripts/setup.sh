@@ -64,5 +64,12 @@ if [ ! -f "$addon" ] || [ native/basin.cc -nt "$addon" ] || [ binding.gyp -nt "$
   npx node-gyp rebuild -j 2 --loglevel=error >/tmp/basin-node-gyp.log 2>&1 || { cat /tmp/basin-node-gyp.log >&2; say "native build failed (log above)"; exit 1; }
 fi
 
-# 7. TypeScript (incremental).
+# 7. TypeScript (incremental). Compiled files whose source was moved or deleted are removed
+#    first: tsc never deletes outputs, and a stale dist/test/*.test.js would still run.
+if [ -d dist ]; then
+  find dist/src dist/test dist/bench -name '*.js' 2>/dev/null | while read -r js; do
+    ts="${js#dist/}"; ts="${ts%.js}.ts"
+    [ -f "$ts" ] || rm -f "$js" "${js%.js}.d.ts" "$js.map"
+  done
+fi
 npx tsc -p tsconfig.json

@@ -13,8 +13,13 @@ export function worldDir(preset: string): string {
   return join(CACHE, 'worlds', preset);
 }
 
-/** The committed organism for the default preset when present, else the cache's (CACHE/organisms/<preset>). */
+/** Where `basin world train` writes a preset's organism: CACHE/organisms/<preset>. */
+export function trainedOrganismDir(preset: string): string {
+  return join(CACHE, 'organisms', preset);
+}
+
+/** The committed organism for the default preset when present, else the cache's. */
 export function organismDir(preset: string): string {
   if (preset === 'default' && existsSync(join(COMMITTED_ORGANISM, ORGANISM_INFO_FILE))) return COMMITTED_ORGANISM;
-  return join(CACHE, 'organisms', preset);
+  return trainedOrganismDir(preset);
 }

@@ -8,7 +8,8 @@ import { progress } from '../util/progress.js';
 import type { ExecuteOptions, ExecutionSummary, Executor, TaskStatus } from './executor.js';
 import { ModelPool, type ModelPoolOptions } from './model-pool.js';
 import { producer } from './producers/registry.js';
-import type { Plan, Task } from './task.js';
+import { join } from 'node:path';
+import { MODEL_SUBDIR, type ModelRef, type Plan, type Task } from './task.js';
 
 export class LocalExecutor implements Executor {
   readonly name = 'local';
@@ -46,6 +47,8 @@ export class LocalExecutor implements Executor {
                 return p;
               },
               models: pool,
+              modelRef: () => resolveModel(plan, o, task),
+              model: () => pool.get(resolveModel(plan, o, task)),
               progress: (fraction) => {
                 const step = Math.floor(Math.min(1, fraction) * task.cost) - ticked;
                 if (step > 0) bar.tick(step, { task: task.id });
@@ -73,6 +76,12 @@ export class LocalExecutor implements Executor {
     }
     return { executor: this.name, tasks: status, ran, cached: status.filter((s) => s.state === 'cached').length, seconds: (performance.now() - t0) / 1000 };
   }
+}
+
+function resolveModel(plan: Plan, o: ExecuteOptions, task: Task): ModelRef {
+  const ref = task.model;
+  if (ref === null) throw new Error(`task '${task.id}': this producer needs a model, and the task names none`);
+  return ref.task === null ? ref : { ...ref, dir: join(o.store.path(plan.get(ref.task).key), MODEL_SUBDIR) };
 }
 
 function parentIds(task: Task, role: string): string[] {

@@ -23,12 +23,16 @@ export class ModelPool {
 
   constructor(private readonly o: ModelPoolOptions = {}) {}
 
+  get device(): T.Device {
+    return this.o.device ?? 'cpu';
+  }
+
   /** The base model (loaded on first use; a different base replaces the loaded one). */
   async get(ref: ModelRef): Promise<{ model: Transformer; tokenizer: Tokenizer }> {
     const id = `${ref.fingerprint}/${ref.dtype}`;
     if (this.current?.id !== id) {
       this.release();
-      const loaded = await loadModel(ref.dir, { dtype: ref.dtype, ...(this.o.device ? { device: this.o.device } : {}) });
+      const loaded = await loadModel(ref.dir, { dtype: ref.dtype, device: this.device });
       this.current = { id, loaded };
     }
     const { model, tokenizer } = this.current.loaded;

@@ -4,17 +4,9 @@
 
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { processAlive } from '../util/process-alive.js';
 
 const LOCK_FILE = '.basin-lock';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Takes the lock on `dir` (which must exist); returns the release function. */
 export function lockOutputFolder(dir: string): () => void {
@@ -36,7 +28,7 @@ export function lockOutputFolder(dir: string): () => void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const holder = Number(readFileSync(path, 'utf8').trim());
-      if (Number.isInteger(holder) && alive(holder)) {
+      if (Number.isInteger(holder) && processAlive(holder)) {
         throw new Error(`${dir}: another basin process (pid ${holder}) is writing this output folder; wait for it to finish, or give another --out`);
       }
       rmSync(path, { force: true }); // the holder died: take over

@@ -9,17 +9,9 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { TASK_RECORD_FILE } from '../io/files.js';
+import { processAlive } from '../util/process-alive.js';
 
 const TMP_PREFIX = '.tmp-';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** What a finished artifact says about itself (task.json). */
 export interface TaskRecord {
@@ -88,7 +80,7 @@ export class ArtifactStore {
     for (const name of readdirSync(this.root)) {
       if (!name.startsWith(TMP_PREFIX)) continue;
       const pid = Number(name.split('.').at(-2));
-      if (Number.isInteger(pid) && !alive(pid)) rmSync(join(this.root, name), { recursive: true, force: true });
+      if (Number.isInteger(pid) && !processAlive(pid)) rmSync(join(this.root, name), { recursive: true, force: true });
     }
   }
 }

@@ -10,14 +10,22 @@ import { producer } from './producers/registry.js';
 
 /**
  * A base model a task runs on: its folder (where to load it), its fingerprint and the dtype its
- * floating weights are computed in (what keys see: bf16 results are not f32 results). The
- * device is the executor's choice and not part of keys.
+ * floating weights are computed in (what keys see: bf16 results are not f32 results). A model
+ * made by an earlier task of the plan (a full fine-tune) has `task` set: its folder is found in
+ * the store when the task runs, and its fingerprint is that task's key. The device is the
+ * executor's choice and not part of keys.
  */
 export interface ModelRef {
+  /** the folder; '' for a model made by a task (resolved when it runs) */
   dir: string;
   fingerprint: string;
   dtype: ModelDType;
+  /** the id of the task whose output folder holds this model, or null */
+  task: string | null;
 }
+
+/** The subfolder of a full fine-tune's artifact that holds its model (an HF folder). */
+export const MODEL_SUBDIR = 'model';
 
 export type ModelDType = 'f32' | 'bf16' | 'f16';
 export const MODEL_DTYPES: readonly ModelDType[] = ['f32', 'bf16', 'f16'];
@@ -30,7 +38,7 @@ export function modelRef(dir: string, dtype: ModelDType = 'f32'): ModelRef {
     fp = modelFingerprint(dir).fingerprint;
     fingerprints.set(dir, fp);
   }
-  return { dir, fingerprint: fp, dtype };
+  return { dir, fingerprint: fp, dtype, task: null };
 }
 
 export interface TaskInit<S = unknown> {
@@ -63,7 +71,11 @@ export class Plan {
   add<S>(init: TaskInit<S>): Task<S> {
     if (this.byId.has(init.id)) throw new Error(`plan: two tasks are named '${init.id}'`);
     const p = producer(init.producer);
-    const parents = init.parents ?? {};
+    const parents = { ...(init.parents ?? {}) };
+    if (init.model?.task) {
+      if (parents.model !== undefined) throw new Error(`plan: task '${init.id}' runs on a model made by a task; the parent role 'model' is taken by it`);
+      parents.model = init.model.task;
+    }
     const parentKeys: Record<string, string | string[]> = {};
     for (const [role, ids] of Object.entries(parents)) {
       const keyOf = (id: string) => {
@@ -89,6 +101,12 @@ export class Plan {
     this.tasks.push(task as Task);
     this.byId.set(task.id, task as Task);
     return task;
+  }
+
+  /** The model a full fine-tune task of this plan writes, to run later tasks on. */
+  modelFrom(taskId: string, dtype: ModelDType = 'f32'): ModelRef {
+    const t = this.get(taskId);
+    return { dir: '', fingerprint: `task:${t.key}`, dtype, task: t.id };
   }
 
   get(id: string): Task {

@@ -9,5 +9,5 @@ export { checkLossNames, type LossTerm, type LossContext, type TermContext, type
 export { klToReference, responseKl, type KlDirection } from './kl-term.js';
 export { steeringDuringTraining, ablationDuringTraining } from './hook-terms.js';
 export { lrFactor, weightAt, describeWeight, type ScheduleKind, type WeightSchedule } from './schedule.js';
-export { configHash, configDifferences, canonicalJson, type Json } from './run-config.js';
+export { configHash, configDifferences, type Json } from './run-config.js';
 export { loadLatestCheckpoint, checkpointDirs } from './checkpoint.js';

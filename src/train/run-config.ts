@@ -4,21 +4,13 @@
 // dotted path with both values.
 
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../util/canonical-json.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** The value as JSON reads it back (undefined fields dropped, non-finite numbers → null). */
 export function toJson(value: unknown): Json {
   return JSON.parse(JSON.stringify(value)) as Json;
-}
-
-/** JSON with object keys sorted at every level: the same config always gives the same text. */
-export function canonicalJson(value: Json): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k] as Json)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
 
 /** 16 hex digits of sha256 over the canonical JSON. */

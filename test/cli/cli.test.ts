@@ -22,7 +22,7 @@ function basin(...args: string[]) {
 test('every command has --help, and a bad command or flag is a usage error', () => {
   const top = basin('--help');
   assert.equal(top.code, 0);
-  for (const name of ['world', 'train', 'inspect', 'generate', 'demo']) {
+  for (const name of ['world', 'study', 'train', 'inspect', 'generate', 'demo']) {
     assert.match(top.out, new RegExp(`\\b${name}\\b`));
     const h = basin(name, '--help');
     assert.equal(h.code, 0, `${name} --help`);
@@ -84,4 +84,40 @@ test('world build writes the tiny world deterministically', () => {
   const b = basin('world', 'build', '--preset', 'tiny', '--out', join(root, 'w2'), '--json');
   assert.equal(a.code, 0, a.err);
   assert.equal((JSON.parse(a.out) as { sha256: string }).sha256, (JSON.parse(b.out) as { sha256: string }).sha256);
+});
+
+test('study: kinds, a plan whose keys do not depend on where the model is, spec errors before compute, --device checked', () => {
+  const kinds = basin('study', 'kinds', '--json');
+  assert.equal(kinds.code, 0, kinds.err);
+  assert.deepEqual((JSON.parse(kinds.out) as { name: string }[]).map((k) => k.name), ['persona-collapse', 'world-check']);
+
+  const data = join(root, 'chat.jsonl');
+  writeFileSync(data, Array.from({ length: 4 }, (_, i) => JSON.stringify({ messages: [{ role: 'user', content: `q${i}` }, { role: 'assistant', content: `a${i}` }] })).join('\n'));
+  const spec = (model: string) => [
+    'study: persona-collapse', 'name: cli-plan', `model: ${model}`,
+    'personas: [{ id: a, system: "You are A." }, { id: b, system: "You are B." }]',
+    'questions: [q1, q2]', 'layers: [0]', 'seeds: [0]',
+    `benign: { data: ${data} }`, `em: { data: ${data}, induction_personas: [a] }`, 'marker: { sources: [] }',
+  ].join('\n');
+  const planOf = (model: string, name: string) => {
+    writeFileSync(join(root, name), spec(model));
+    const r = basin('study', 'plan', join(root, name), '--json', '--store', join(root, 'store'));
+    assert.equal(r.code, 0, r.err);
+    return (JSON.parse(r.out) as { tasks: { id: string; key: string; done: boolean }[] }).tasks;
+  };
+  const here = planOf(modelDir, 'plan-a.yaml');
+  assert.ok(here.length > 10 && here.every((t) => !t.done));
+  assert.ok(here.some((t) => t.id === 'seed 0 · fine-tune em:a'));
+  const moved = join(root, 'elsewhere', 'model');
+  writeTinyChatModel(moved, 2);
+  assert.deepEqual(planOf(moved, 'plan-b.yaml'), here, 'the same model in another folder plans the same keys');
+
+  writeFileSync(join(root, 'bad.yaml'), `${spec(modelDir)}\nfine_tune: { steps: many }`);
+  const bad = basin('study', 'run', join(root, 'bad.yaml'), '--out', join(root, 'bad-out'));
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /bad\.yaml: fine_tune\.steps: expected number, received string, got "many"/);
+  assert.ok(!existsSync(join(root, 'bad-out')), 'nothing was written');
+  const dev = basin('study', 'run', join(root, 'plan-a.yaml'), '--device', 'cuda:7');
+  assert.equal(dev.code, 2);
+  assert.match(dev.err, /--device cuda:7: (this libtorch build sees no CUDA device|only \d+ CUDA device)/);
 });

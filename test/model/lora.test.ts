@@ -189,7 +189,7 @@ test('saved target_modules select exactly the adapted modules when read back', {
 
 // --- merge, unmerge, enable -------------------------------------------------------------------
 
-test('merge() keeps the outputs (≤ 1e-5), unmerge() restores the base weights (≤ 1e-6), setEnabled(false) is the base model', { skip }, async () => {
+test('merge() keeps the outputs (≤ 4e-6 of the logits\' scale), unmerge() restores the base weights (≤ 1e-6), setEnabled(false) is the base model', { skip }, async () => {
   for (const family of ['llama', 'gpt2']) {
     const { model } = await loadModel(join(dir, family));
     const base = logitsOf(model);
@@ -203,7 +203,9 @@ test('merge() keeps the outputs (≤ 1e-5), unmerge() restores the base weights 
     assert.ok(adapter.merged);
     assert.throws(() => adapter.merge(), /already merged/);
     const merged = logitsOf(model);
-    assert.ok(maxAbsDiff(merged, unmerged) <= 1e-5, `${family}: merged logits differ by ${maxAbsDiff(merged, unmerged)}`);
+    // f32 rounding of W + BA vs W x + B(A x): relative to the logits' scale (BLAS kernels differ by CPU)
+    const scale = Math.max(1, ...unmerged.map(Math.abs));
+    assert.ok(maxAbsDiff(merged, unmerged) <= 4e-6 * scale, `${family}: merged logits differ by ${maxAbsDiff(merged, unmerged)} (scale ${scale})`);
     const moved = Math.max(...model.linears().map((l) => T.scope(() => l.weight.sub(weights.get(l.path)!).abs().max().item())));
     assert.ok(moved > 1e-3, `${family}: merge() should change the base weights (moved ${moved})`);
     adapter.unmerge();
@@ -212,11 +214,11 @@ test('merge() keeps the outputs (≤ 1e-5), unmerge() restores the base weights 
       const d = T.scope(() => lin.weight.sub(weights.get(lin.path)!).abs().max().item());
       assert.ok(d <= 1e-6, `${family}: ${lin.path} differs from its base weight by ${d} after unmerge()`);
     }
-    assert.ok(maxAbsDiff(logitsOf(model), unmerged) <= 1e-5, `${family}: unmerged again, the adapter applies separately`);
+    assert.ok(maxAbsDiff(logitsOf(model), unmerged) <= 4e-6 * scale, `${family}: unmerged again, the adapter applies separately`);
     // merged and disabled: the delta stays in the weights
     adapter.merge();
     adapter.setEnabled(false);
-    assert.ok(maxAbsDiff(logitsOf(model), merged) <= 1e-5, `${family}: a merged adapter stays in the weights when disabled`);
+    assert.ok(maxAbsDiff(logitsOf(model), merged) <= 4e-6 * scale, `${family}: a merged adapter stays in the weights when disabled`);
     adapter.setEnabled(true);
     adapter.detach();
     assert.ok(!adapter.merged && model.linears().every((l) => l.adapters.length === 0), 'detach() unmerges and removes every layer');

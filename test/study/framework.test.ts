@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseStudySpec } from '../../src/study/spec.js';
 import { lockOutputFolder } from '../../src/study/output-lock.js';
-import { canonicalJson, taskKey } from '../../src/study/keys.js';
+import { taskKey } from '../../src/study/keys.js';
+import { canonicalJson } from '../../src/util/canonical-json.js';
 import '../../src/study/kinds/index.js';
 import '../../src/study/producers/index.js';
 
@@ -74,7 +75,7 @@ test('keys: canonical JSON ignores key order, keys change with any input and nev
   assert.match(k, /^sample-[0-9a-f]{20}$/);
   assert.equal(taskKey({ ...base, settings: { temperature: 1, seed: 1 } }), k);
   for (const changed of [{ ...base, version: 2 }, { ...base, model: 'e'.repeat(32) }, { ...base, parents: { adapters: ['fine-tune-2'] } }, { ...base, settings: { seed: 2, temperature: 1 } }]) assert.notEqual(taskKey(changed), k);
-  assert.throws(() => canonicalJson({ lr: Number.NaN }), /NaN cannot be part of a key/);
+  assert.throws(() => canonicalJson({ lr: Number.NaN }), /NaN cannot be hashed/);
 });
 
 test('two processes producing the same tasks at once both succeed and leave one artifact each', async () => {

@@ -2,7 +2,7 @@
 
 import { join } from 'node:path';
 import { CACHE } from '../../util/config.js';
-import { worldDir } from '../../organism/paths.js';
+import { trainedOrganismDir, worldDir } from '../../organism/paths.js';
 import { pretrainOrganism } from '../../organism/pretrain.js';
 import { ensureOrganismWorld, recipeFor, PRESETS } from '../../organism/recipe.js';
 import { parseStudySpec } from '../../study/spec.js';
@@ -56,7 +56,7 @@ export const world: Command = {
       return 0;
     }
     if (sub === 'train') {
-      const out = typeof values.out === 'string' ? values.out : join(CACHE, 'organisms', preset);
+      const out = typeof values.out === 'string' ? values.out : trainedOrganismDir(preset);
       const info = await pretrainOrganism(recipe, wdir, out, { quiet: json });
       console.log(json ? JSON.stringify({ out, ...info }) : `organism '${preset}' in ${out}: ${info.parameters} parameters, final loss ${info.finalLoss.toFixed(4)}, ${info.seconds.toFixed(0)} s (${info.tokensPerSecond.toFixed(0)} tokens/s)`);
       return 0;

@@ -19,8 +19,7 @@ registerProducer<ActivationSettings>({
   version: 1,
   summary: 'residual-stream activations at the last prompt token',
   async run(task, io) {
-    if (task.model === null) throw new Error(`task '${task.id}': activations need a model`);
-    const { model, tokenizer } = await io.models.get(task.model);
+    const { model, tokenizer } = await io.model();
     const acts = await io.models.withAdapters(model, io.parents('adapters'), () => lastTokenActivations(model, tokenizer, task.settings.prompts, task.settings.layers));
     const out: ActivationRows = {};
     for (const [layer, rows] of acts) out[String(layer)] = rows.map((r) => Array.from(r));

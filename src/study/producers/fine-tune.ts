@@ -1,17 +1,25 @@
-// The fine-tune producer: a LoRA adapter trained with SFT on a chat data set, optionally on top
-// of earlier adapters (parents with role `adapters`, frozen) and with every row's system prompt
-// replaced (the training-time persona). Output: adapter/ (PEFT format) and run/ (the trainer's
-// run.json and metrics).
+// The fine-tune producer: SFT on a chat data set (loss on assistant tokens), optionally with
+// every row's system prompt replaced (the training-time persona).
+// - LoRA (`lora` set): an adapter trained on top of the frozen base and any earlier adapters
+//   (parents with role `adapters`). Output: adapter/ (PEFT format) and run/ (the trainer's
+//   run.json and metrics).
+// - Full (`lora: null`): every weight trained, on a private copy of the base (the shared loaded
+//   model is never changed). Output: model/ (an HF folder, tokenizer included; later tasks run
+//   on it through `plan.modelFrom(id)`) and run/.
 
 import { join } from 'node:path';
 import * as T from '../../tensor/index.js';
+import { loadModel, saveModel } from '../../model/load.js';
 import { DEFAULT_LORA, LoraAdapter } from '../../model/lora.js';
 import { saveAdapter } from '../../model/lora-io.js';
-import { inoculate, readChatJsonl, tokenizeRows } from '../../train/data.js';
-import { train } from '../../train/trainer.js';
+import type { Tokenizer } from '../../io/tokenizer.js';
+import type { Transformer } from '../../model/transformer.js';
+import { inoculate, readChatJsonl, tokenizeRows, type Example } from '../../train/data.js';
+import { train, type Trainable } from '../../train/trainer.js';
 import type { ScheduleKind } from '../../train/schedule.js';
 import { ADAPTER_SUBDIR } from '../model-pool.js';
-import { registerProducer } from './registry.js';
+import { MODEL_SUBDIR } from '../task.js';
+import { registerProducer, type TaskIO } from './registry.js';
 
 export interface LoraSettings {
   r: number;
@@ -23,7 +31,8 @@ export interface LoraSettings {
 }
 
 export interface FineTuneSettings {
-  lora: LoraSettings;
+  /** null: full fine-tuning */
+  lora: LoraSettings | null;
   steps: number;
   batchSize: number;
   lr: number;
@@ -35,26 +44,43 @@ export interface FineTuneSettings {
   seed: number;
 }
 
+function examples(s: FineTuneSettings, io: TaskIO, tokenizer: Tokenizer): Example[] {
+  let rows = readChatJsonl(io.data('train'));
+  if (s.systemPrompt !== null) rows = inoculate(rows, { text: s.systemPrompt, mode: 'replace' });
+  return tokenizeRows(rows, tokenizer, s.maxLength).examples;
+}
+
+function sft(model: Transformer, tokenizer: Tokenizer, data: Example[], s: FineTuneSettings, trainable: Trainable, io: TaskIO, id: string): void {
+  train(model, data, {
+    outDir: join(io.dir, 'run'), steps: s.steps, batchSize: s.batchSize, lr: s.lr, schedule: s.schedule, seed: s.seed,
+    trainable, padId: tokenizer.padTokenId ?? 0, quiet: true, metadata: { task: id },
+    onStep: (m) => io.progress(m.step / s.steps),
+  });
+}
+
 registerProducer<FineTuneSettings>({
   name: 'fine-tune',
   version: 1,
-  summary: 'LoRA SFT on a chat JSONL data set (loss on assistant tokens), on top of frozen parent adapters',
+  summary: 'SFT on a chat JSONL data set (loss on assistant tokens): a LoRA adapter on top of frozen parent adapters, or a full fine-tune',
   async run(task, io) {
     const s = task.settings;
-    if (task.model === null) throw new Error(`task '${task.id}': a fine-tune needs a model`);
-    const { model, tokenizer } = await io.models.get(task.model);
+    const ref = io.modelRef();
+    if (s.lora === null) {
+      if (io.parents('adapters').length > 0) throw new Error(`task '${task.id}': a full fine-tune starts from a model, not from adapters; run it on a model folder (merge adapters into one first)`);
+      const { model, tokenizer } = await loadModel(ref.dir, { dtype: ref.dtype, device: io.models.device }); // a private copy
+      if (tokenizer === null) throw new Error(`${ref.dir}: no tokenizer.json; fine-tuning needs the model's tokenizer`);
+      sft(model, tokenizer, examples(s, io, tokenizer), s, { kind: 'full' }, io, task.id);
+      for (const p of model.params.values()) p.requiresGrad_(false);
+      saveModel(model, join(io.dir, MODEL_SUBDIR), { tokenizerFrom: ref.dir, metadata: { task: task.id } });
+      return;
+    }
+    const lora = s.lora;
+    const { model, tokenizer } = await io.model();
     await io.models.withAdapters(model, io.parents('adapters'), () => {
-      let rows = readChatJsonl(io.data('train'));
-      if (s.systemPrompt !== null) rows = inoculate(rows, { text: s.systemPrompt, mode: 'replace' });
-      const { examples } = tokenizeRows(rows, tokenizer, s.maxLength);
-      const config = { ...DEFAULT_LORA, r: s.lora.r, alpha: s.lora.alpha, useRslora: s.lora.rslora, dropout: s.lora.dropout, targetModules: s.lora.targets, ...(task.model ? { baseModelNameOrPath: task.model.dir } : {}) };
+      const config = { ...DEFAULT_LORA, r: lora.r, alpha: lora.alpha, useRslora: lora.rslora, dropout: lora.dropout, targetModules: lora.targets, ...(ref.dir ? { baseModelNameOrPath: ref.dir } : {}) };
       const adapter = LoraAdapter.attach(model, 'study', config, T.Generator.seeded(s.seed));
       try {
-        train(model, examples, {
-          outDir: join(io.dir, 'run'), steps: s.steps, batchSize: s.batchSize, lr: s.lr, schedule: s.schedule, seed: s.seed,
-          trainable: { kind: 'lora', adapter }, padId: tokenizer.padTokenId ?? 0, quiet: true, metadata: { task: task.id },
-          onStep: (m) => io.progress(m.step / s.steps),
-        });
+        sft(model, tokenizer, examples(s, io, tokenizer), s, { kind: 'lora', adapter }, io, task.id);
         saveAdapter(adapter, join(io.dir, ADAPTER_SUBDIR), { task: task.id });
       } finally {
         adapter.detach();

@@ -28,8 +28,7 @@ registerProducer<PersonaVectorSettings>({
   summary: 'persona vectors from the residual stream (Method A: last prompt token; B: mean over sampled response tokens)',
   async run(task, io) {
     const s = task.settings;
-    if (task.model === null) throw new Error(`task '${task.id}': extraction needs a model`);
-    const { model, tokenizer } = await io.models.get(task.model);
+    const { model, tokenizer } = await io.model();
     let responses: Map<string, string[][]> | undefined;
     if (s.method === 'B') {
       const k = s.responsesPerQuestion ?? 0;

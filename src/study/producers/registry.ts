@@ -3,8 +3,10 @@
 // folder. Bump `version` when a change makes its output differ for the same inputs: keys
 // include it, so stale artifacts are not reused.
 
+import type { Tokenizer } from '../../io/tokenizer.js';
+import type { Transformer } from '../../model/transformer.js';
 import type { ModelPool } from '../model-pool.js';
-import type { Task } from '../task.js';
+import type { ModelRef, Task } from '../task.js';
 
 export interface TaskIO {
   /** the (temporary) folder the producer writes its output into */
@@ -16,6 +18,10 @@ export interface TaskIO {
   /** the path of the data file with this role */
   data(role: string): string;
   models: ModelPool;
+  /** the task's model (loaded once and shared with the tasks that use the same one) */
+  model(): Promise<{ model: Transformer; tokenizer: Tokenizer }>;
+  /** the task's model with its folder resolved (a model made by a task is in the store) */
+  modelRef(): ModelRef;
   /** reports how much of this task is done (0–1), for the study's progress display */
   progress(fractionDone: number): void;
 }

@@ -26,8 +26,7 @@ registerProducer<SampleSettings>({
   summary: 'sampled chat answers (KV-cache generation, seeded) with the parent adapters attached',
   async run(task, io) {
     const s = task.settings;
-    if (task.model === null) throw new Error(`task '${task.id}': sampling needs a model`);
-    const { model, tokenizer } = await io.models.get(task.model);
+    const { model, tokenizer } = await io.model();
     let done = 0;
     const answers = await io.models.withAdapters(model, io.parents('adapters'), () =>
       sampleResponses(model, tokenizer, s.prompts, {

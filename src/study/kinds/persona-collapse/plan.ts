@@ -48,7 +48,7 @@ export const ids = {
   misalignment: (seed: number, condition: string) => `seed ${seed} · judge misalignment · ${condition}`,
 };
 
-/** Held-out world questions of some topics, in a seeded order, n of them (cycled if needed). */
+/** Held-out world questions of some topics, in a seeded order, n of them (cycled if needed); the same for every replicate seed. */
 function worldQuestions(seed: number, heldOut: ReadonlyMap<TopicId, readonly { text: string }[]>, topics: readonly TopicId[], n: number): string[] {
   const pool = topics.flatMap((t) => (heldOut.get(t) ?? []).map((q) => q.text));
   const rng = createRng(seed);
@@ -79,9 +79,9 @@ export async function resolveContext(spec: PersonaCollapseSpec): Promise<Omit<Pe
   } else {
     if (model.world === null) throw new Error(`questions {source: world} need a persona-world model; give a list of questions for ${spec.model}`);
     const heldOut = model.world.heldOut;
-    questions = worldQuestions(1, heldOut, [...ADVICE_DOMAINS, ...OPEN_KINDS], spec.questions.n);
-    oodQuestions = worldQuestions(2, heldOut, TOPIC_IDS.filter((t) => t !== emDomain), spec.misalignment.questions);
-    markerQuestions = worldQuestions(3, heldOut, TOPIC_IDS, spec.marker.questions);
+    questions = worldQuestions(deriveSeed(0, 'questions persona vectors'), heldOut, [...ADVICE_DOMAINS, ...OPEN_KINDS], spec.questions.n);
+    oodQuestions = worldQuestions(deriveSeed(0, 'questions misalignment'), heldOut, TOPIC_IDS.filter((t) => t !== emDomain), spec.misalignment.questions);
+    markerQuestions = worldQuestions(deriveSeed(0, 'questions markers'), heldOut, TOPIC_IDS, spec.marker.questions);
   }
   const layers = spec.layers === 'auto' ? defaultLayers(nLayers) : spec.layers;
   for (const l of layers) if (l >= nLayers) throw new Error(`layers: block ${l} does not exist (the model has ${nLayers} blocks, 0..${nLayers - 1})`);
