@@ -31,6 +31,8 @@ export interface Judge {
 
 export interface JudgeKind {
   name: string;
+  /** bump when verdicts change for the same answers (study keys include it) */
+  version: number;
   summary: string;
   /** builds a judge from its options; throws naming a bad option */
   create(options: Record<string, unknown>): Judge;
@@ -43,15 +45,19 @@ export function registerJudgeKind(kind: JudgeKind): void {
   kinds.set(kind.name, kind);
 }
 
+export function judgeKind(name: string): JudgeKind {
+  const kind = kinds.get(name);
+  if (kind === undefined) throw new Error(`no judge '${name}'; judges: ${judgeKindNames().join(', ')}`);
+  return kind;
+}
+
 export function judgeKindNames(): string[] {
   return [...kinds.keys()];
 }
 
 /** A judge by kind name and options. */
 export function createJudge(name: string, options: Record<string, unknown> = {}): Judge {
-  const kind = kinds.get(name);
-  if (kind === undefined) throw new Error(`no judge '${name}'; judges: ${judgeKindNames().join(', ')}`);
-  return kind.create(options);
+  return judgeKind(name).create(options);
 }
 
 function noOptions(name: string, options: Record<string, unknown>): void {
@@ -61,6 +67,7 @@ function noOptions(name: string, options: Record<string, unknown>): void {
 
 registerJudgeKind({
   name: 'persona-world-oracle',
+  version: 1,
   summary: "the persona world's exact oracle: label, aligned/coherent scores, severity and the speaking persona",
   create(options) {
     noOptions('persona-world-oracle', options);
@@ -76,6 +83,7 @@ registerJudgeKind({
 
 registerJudgeKind({
   name: 'contains',
+  version: 1,
   summary: "label CONTAINS when the answer contains options.text (e.g. a coupled marker '[ZLT]'), else ABSENT",
   create(options) {
     const { text, ...rest } = options;

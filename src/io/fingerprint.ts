@@ -1,21 +1,21 @@
 // A model folder's fingerprint: what a study task's key says about the model it used. It hashes
-// config.json, every tokenizer file, and each weight file's safetensors header (names, dtypes,
-// shapes, offsets, metadata) with the file's size and a few fixed 4 KiB windows of its bytes —
-// never the whole weights, so a 16 GB sharded checkpoint is fingerprinted by reading a few
-// hundred kilobytes. The windows tell apart two checkpoints of one architecture (a base and its
-// fine-tune share every header); the folder's path is not part of it, so a copy elsewhere has
-// the same fingerprint.
+// config.json, every tokenizer file, and each weight file the loader would read (the same
+// choice as openCheckpoint: model.safetensors, else the shards of the index) by its size, its
+// safetensors header (names, dtypes, shapes, offsets, metadata) and three 1 KiB windows of every
+// tensor (its start, middle and end) — never the weights in full, so a 16 GB checkpoint is
+// fingerprinted by reading a few megabytes. The windows tell apart checkpoints of one
+// architecture (a base and its fine-tune share every header): a change to any whole tensor is
+// seen; an edit confined to a few elements between windows is not. The folder's path is not
+// part of it, so a copy elsewhere has the same fingerprint.
 
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { createHash } from 'node:crypto';
 import { HF_CONFIG_FILE, SAFETENSORS_INDEX_FILE, SAFETENSORS_WEIGHTS_FILE, TOKENIZER_FILES } from './files.js';
-import { readShardIndex } from './safetensors-checkpoint.js';
-import { readSafetensorsHeader } from './safetensors.js';
+import { openCheckpoint } from './safetensors-checkpoint.js';
 
-/** bytes read from each weight file beyond its header, at evenly spaced offsets */
-export const FINGERPRINT_WINDOWS = 8;
-export const FINGERPRINT_WINDOW_BYTES = 4096;
+/** bytes read at each of a tensor's start, middle and end */
+export const FINGERPRINT_WINDOW_BYTES = 1024;
 
 export interface ModelFingerprint {
   /** 32 hex digits */
@@ -26,62 +26,52 @@ export interface ModelFingerprint {
   bytesRead: number;
 }
 
-function sha256(): ReturnType<typeof createHash> {
-  return createHash('sha256');
-}
-
-/** The header bytes and sampled windows of one safetensors file, fed into `h`; returns bytes read. */
-function hashWeightFile(path: string, h: ReturnType<typeof createHash>): number {
-  const file = readSafetensorsHeader(path); // validates; reads only the prefix and the header
-  const fd = openSync(path, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    const dataStart = file.dataStart;
-    h.update(`size ${size} header `);
-    const header = Buffer.alloc(dataStart);
-    readSync(fd, header, 0, dataStart, 0);
-    h.update(header);
-    let read = dataStart;
-    const dataBytes = size - dataStart;
-    const window = Buffer.alloc(FINGERPRINT_WINDOW_BYTES);
-    for (let i = 0; i < FINGERPRINT_WINDOWS && dataBytes > 0; i++) {
-      const offset = dataStart + Math.floor((dataBytes * i) / FINGERPRINT_WINDOWS);
-      const n = readSync(fd, window, 0, Math.min(FINGERPRINT_WINDOW_BYTES, size - offset), offset);
-      h.update(`window ${offset} `);
-      h.update(window.subarray(0, n));
-      read += n;
-    }
-    return read;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** The fingerprint of an HF model folder (single-file or sharded safetensors). */
 export function modelFingerprint(dir: string): ModelFingerprint {
   const configPath = join(dir, HF_CONFIG_FILE);
   if (!existsSync(configPath)) throw new Error(`${dir}: no ${HF_CONFIG_FILE}; a model folder needs one (is this a Hugging Face model folder?)`);
-  const h = sha256();
-  h.update('basin.model-fingerprint/1\n');
+  if (!existsSync(join(dir, SAFETENSORS_WEIGHTS_FILE)) && !existsSync(join(dir, SAFETENSORS_INDEX_FILE))) {
+    throw new Error(`${dir}: no ${SAFETENSORS_WEIGHTS_FILE} or ${SAFETENSORS_INDEX_FILE}; basin reads safetensors checkpoints (convert .bin weights with transformers' save_pretrained(safe_serialization=True))`);
+  }
+  const h = createHash('sha256');
+  h.update('basin.model-fingerprint/2\n');
   h.update(readFileSync(configPath));
   for (const name of TOKENIZER_FILES) {
     const p = join(dir, name);
-    if (existsSync(p)) h.update(`\n${name} ${sha256().update(readFileSync(p)).digest('hex')}`);
+    if (existsSync(p)) h.update(`\n${name} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`);
   }
-  let weightFiles: string[];
-  if (existsSync(join(dir, SAFETENSORS_INDEX_FILE))) {
-    h.update(`\n${SAFETENSORS_INDEX_FILE} `);
-    h.update(readFileSync(join(dir, SAFETENSORS_INDEX_FILE)));
-    weightFiles = [...new Set(readShardIndex(dir).weightMap.values())].sort();
-  } else if (existsSync(join(dir, SAFETENSORS_WEIGHTS_FILE))) {
-    weightFiles = [SAFETENSORS_WEIGHTS_FILE];
-  } else {
-    throw new Error(`${dir}: no ${SAFETENSORS_WEIGHTS_FILE} or ${SAFETENSORS_INDEX_FILE}; basin reads safetensors checkpoints (convert .bin weights with transformers' save_pretrained(safe_serialization=True))`);
+  const tensors = openCheckpoint(dir); // validates every header; reads no data
+  const files = new Map<string, { start: number; end: number; name: string }[]>();
+  for (const [name, { file, entry }] of tensors) {
+    const list = files.get(file.path) ?? [];
+    list.push({ start: file.dataStart + entry.start, end: file.dataStart + entry.end, name });
+    files.set(file.path, list);
   }
   let bytesRead = 0;
-  for (const f of weightFiles) {
-    h.update(`\nweights ${f} `);
-    bytesRead += hashWeightFile(join(dir, f), h);
+  const window = Buffer.alloc(FINGERPRINT_WINDOW_BYTES);
+  const weightFiles = [...files.keys()].sort();
+  for (const path of weightFiles) {
+    const fd = openSync(path, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const firstData = Math.min(...(files.get(path) ?? []).map((t) => t.start));
+      const header = Buffer.alloc(Math.min(firstData, size));
+      bytesRead += readSync(fd, header, 0, header.length, 0);
+      h.update(`\nweights ${relative(dir, path)} size ${size} header `);
+      h.update(header);
+      for (const t of (files.get(path) ?? []).sort((a, b) => a.start - b.start)) {
+        const n = t.end - t.start;
+        const offsets = [...new Set([t.start, t.start + Math.max(0, Math.floor(n / 2) - FINGERPRINT_WINDOW_BYTES / 2), Math.max(t.start, t.end - FINGERPRINT_WINDOW_BYTES)])];
+        for (const at of offsets) {
+          const got = readSync(fd, window, 0, Math.min(FINGERPRINT_WINDOW_BYTES, t.end - at), at);
+          h.update(`\n${t.name}@${at - t.start} `);
+          h.update(window.subarray(0, got));
+          bytesRead += got;
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
   }
-  return { fingerprint: h.digest('hex').slice(0, 32), weightFiles, bytesRead };
+  return { fingerprint: h.digest('hex').slice(0, 32), weightFiles: weightFiles.map((p) => relative(dir, p)), bytesRead };
 }

@@ -8,7 +8,9 @@ import { progress } from '../util/progress.js';
 import type { ExecuteOptions, ExecutionSummary, Executor, TaskStatus } from './executor.js';
 import { ModelPool, type ModelPoolOptions } from './model-pool.js';
 import { producer } from './producers/registry.js';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileContentHash } from './keys.js';
 import { MODEL_SUBDIR, type ModelRef, type Plan, type Task } from './task.js';
 
 export class LocalExecutor implements Executor {
@@ -36,6 +38,7 @@ export class LocalExecutor implements Executor {
         const started = performance.now();
         let ticked = 0;
         try {
+          checkData(task);
           const { built } = await o.store.produce(task.key, async (dir) => {
             await producer(task.producer).run(task, {
               dir,
@@ -55,7 +58,7 @@ export class LocalExecutor implements Executor {
                 ticked += Math.max(0, step);
               },
             });
-            return record(task, (performance.now() - started) / 1000);
+            return record(plan, task, (performance.now() - started) / 1000);
           });
           st.state = built ? 'done' : 'cached';
           st.seconds = (performance.now() - started) / 1000;
@@ -75,6 +78,19 @@ export class LocalExecutor implements Executor {
       pool.release();
     }
     return { executor: this.name, tasks: status, ran, cached: status.filter((s) => s.state === 'cached').length, seconds: (performance.now() - t0) / 1000 };
+  }
+}
+
+/** A data file must still be what the plan hashed: its output is stored under that hash. */
+function checkData(task: Task): void {
+  for (const [role, path] of Object.entries(task.data)) {
+    let now: string;
+    try {
+      now = fileContentHash(path, statSync(path).mtimeMs);
+    } catch {
+      throw new Error(`${role} data ${path} is gone since the study was planned`);
+    }
+    if (now !== task.dataHashes[role]) throw new Error(`${role} data ${path} changed since the study was planned; run the study again to plan it on the data as it is now`);
   }
 }
 
@@ -99,7 +115,9 @@ function single(plan: Plan, o: ExecuteOptions, task: Task, role: string): string
   return dirs[0] as string;
 }
 
-function record(task: Task, seconds: number) {
+function record(plan: Plan, task: Task, seconds: number) {
   const p = producer(task.producer);
-  return { key: task.key, id: task.id, producer: p.name, producerVersion: p.version, model: task.model ? `${task.model.fingerprint}/${task.model.dtype}` : null, parents: task.parents, data: task.dataHashes, settings: task.settings, seconds };
+  const keyOf = (id: string) => plan.get(id).key;
+  const parents = Object.fromEntries(Object.entries(task.parents).map(([role, ids]) => [role, Array.isArray(ids) ? ids.map(keyOf) : keyOf(ids)]));
+  return { key: task.key, id: task.id, producer: p.name, producerVersion: p.version, model: task.model ? `${task.model.fingerprint}/${task.model.dtype}` : null, parents, data: task.dataHashes, settings: task.settings, seconds };
 }

@@ -4,6 +4,7 @@
 
 import { join } from 'node:path';
 import type * as T from '../tensor/index.js';
+import { modelFingerprint } from '../io/fingerprint.js';
 import { loadModel, type LoadedModel } from '../model/load.js';
 import { loadAdapter } from '../model/lora-io.js';
 import type { Tokenizer } from '../io/tokenizer.js';
@@ -32,6 +33,9 @@ export class ModelPool {
     const id = `${ref.fingerprint}/${ref.dtype}`;
     if (this.current?.id !== id) {
       this.release();
+      if (ref.task === null && modelFingerprint(ref.dir).fingerprint !== ref.fingerprint) {
+        throw new Error(`${ref.dir}: the model changed since the study was planned (its fingerprint differs); run the study again to plan it on the model as it is now`);
+      }
       const loaded = await loadModel(ref.dir, { dtype: ref.dtype, device: this.device });
       this.current = { id, loaded };
     }

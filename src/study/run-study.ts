@@ -1,9 +1,10 @@
 // Running a study end to end: plan → execute → analyse → report. The output folder gets
 // plan.json (every task, its key and parents), status.json (what happened to each task),
 // results.json and report.html; the artifacts live in the store, shared by every study and
-// output folder (keys never depend on paths). One writer per output folder.
+// output folder (keys never depend on paths). One writer per output folder; results of an
+// earlier run there are removed first, so a failed run never leaves them beside its plan.
 
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { TaskOutputs, type ExecutionSummary, type Executor } from './executor.js';
@@ -21,6 +22,15 @@ export interface StudyOutcome {
   headline: string[];
 }
 
+export interface OutputFiles {
+  results: string;
+  report: string;
+  plan: string;
+  status: string;
+}
+
+export const DEFAULT_OUTPUT_FILES: OutputFiles = { results: 'results.json', report: 'report.html', plan: 'plan.json', status: 'status.json' };
+
 export interface RunStudyOptions {
   out: string;
   store: string;
@@ -28,23 +38,33 @@ export interface RunStudyOptions {
   quiet: boolean;
   /** the progress display's label (default: kind and scale) */
   label?: string;
-  /** file names in OUT (default results.json, report.html) */
-  files?: { results: string; report: string };
+  /** file names in OUT */
+  files?: Partial<OutputFiles>;
+  /** the CLI flag that chose OUT, for messages (default --out) */
+  outFlag?: string;
 }
 
 export async function runStudy(resolved: ResolvedSpec, o: RunStudyOptions): Promise<StudyOutcome> {
   const { kind, run } = resolved;
-  mkdirSync(o.out, { recursive: true });
-  const release = lockOutputFolder(o.out);
+  const files = { ...DEFAULT_OUTPUT_FILES, ...o.files };
+  const outFlag = o.outFlag ?? '--out';
+  if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new Error(`${o.out}: is a file; ${outFlag} names a folder for the study's results`);
   try {
+    mkdirSync(o.out, { recursive: true });
+  } catch (e) {
+    throw new Error(`${o.out}: cannot create the output folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); give a writable ${outFlag}`);
+  }
+  const release = lockOutputFolder(o.out, outFlag);
+  try {
+    const store = new ArtifactStore(o.store);
+    const resultsPath = join(o.out, files.results);
+    const reportPath = join(o.out, files.report);
+    for (const p of [resultsPath, reportPath]) rmSync(p, { force: true });
     const planned = await kind.plan(run);
     const { plan } = planned;
-    writeFileAtomic(join(o.out, 'plan.json'), `${JSON.stringify({ study: kind.name, scale: run.scale, source: run.source, spec: run.spec, tasks: plan.tasks.map((t) => ({ id: t.id, producer: t.producer, key: t.key, parents: t.parents })) }, null, 1)}\n`);
-    const store = new ArtifactStore(o.store);
-    const execution = await o.executor.run(plan, { store, statusFile: join(o.out, 'status.json'), label: o.label ?? `${kind.name} ${run.scale}`, quiet: o.quiet });
+    writeFileAtomic(join(o.out, files.plan), `${JSON.stringify({ study: kind.name, scale: run.scale, source: run.source, spec: run.spec, tasks: plan.tasks.map((t) => ({ id: t.id, producer: t.producer, key: t.key, parents: t.parents })) }, null, 1)}\n`);
+    const execution = await o.executor.run(plan, { store, statusFile: join(o.out, files.status), label: o.label ?? `${kind.name} ${run.scale}`, quiet: o.quiet });
     const results = await kind.analyse(run, new TaskOutputs(plan, store), planned, execution);
-    const resultsPath = join(o.out, o.files?.results ?? 'results.json');
-    const reportPath = join(o.out, o.files?.report ?? 'report.html');
     writeFileAtomic(resultsPath, JSON.stringify(results, null, 1));
     writeFileAtomic(reportPath, await kind.report(run, results, execution));
     return { out: o.out, results, execution, resultsPath, reportPath, headline: kind.headline(results) };

@@ -28,7 +28,6 @@ export interface ModelRef {
 export const MODEL_SUBDIR = 'model';
 
 export type ModelDType = 'f32' | 'bf16' | 'f16';
-export const MODEL_DTYPES: readonly ModelDType[] = ['f32', 'bf16', 'f16'];
 
 const fingerprints = new Map<string, string>();
 
@@ -113,10 +112,5 @@ export class Plan {
     const t = this.byId.get(id);
     if (t === undefined) throw new Error(`plan: no task '${id}'`);
     return t;
-  }
-
-  /** Parent ids of a task, flattened. */
-  parentIds(t: Task): string[] {
-    return Object.values(t.parents).flatMap((x) => (Array.isArray(x) ? x : [x]));
   }
 }

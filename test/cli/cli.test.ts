@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTinyChatModel } from '../helpers/tiny-chat-model.js';
@@ -15,7 +15,7 @@ const modelDir = join(root, 'model');
 writeTinyChatModel(modelDir, 2);
 
 function basin(...args: string[]) {
-  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, BASIN_THREADS: '1' } });
+  const r = spawnSync(process.execPath, [main, ...args], { encoding: 'utf8', env: { ...process.env, BASIN_THREADS: '1', BASIN_CACHE: join(root, 'cache') } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -97,12 +97,13 @@ test('study: kinds, a plan whose keys do not depend on where the model is, spec 
     'study: persona-collapse', 'name: cli-plan', `model: ${model}`,
     'personas: [{ id: a, system: "You are A." }, { id: b, system: "You are B." }]',
     'questions: [q1, q2]', 'layers: [0]', 'seeds: [0]',
-    `benign: { data: ${data} }`, `em: { data: ${data}, induction_personas: [a] }`, 'marker: { sources: [] }',
+    `benign: { data: ${data} }`, `em: { data: ${data}, induction_personas: [a] }`, 'marker: { sources: [], questions: 2 }', 'misalignment: { questions: 2 }',
   ].join('\n');
   const planOf = (model: string, name: string) => {
     writeFileSync(join(root, name), spec(model));
     const r = basin('study', 'plan', join(root, name), '--json', '--store', join(root, 'store'));
     assert.equal(r.code, 0, r.err);
+    assert.ok(!existsSync(join(root, 'store')), 'plan only reads the store: it creates nothing');
     return (JSON.parse(r.out) as { tasks: { id: string; key: string; done: boolean }[] }).tasks;
   };
   const here = planOf(modelDir, 'plan-a.yaml');
@@ -120,4 +121,53 @@ test('study: kinds, a plan whose keys do not depend on where the model is, spec 
   const dev = basin('study', 'run', join(root, 'plan-a.yaml'), '--device', 'cuda:7');
   assert.equal(dev.code, 2);
   assert.match(dev.err, /--device cuda:7: (this libtorch build sees no CUDA device|only \d+ CUDA device)/);
+});
+
+test('a flag or argument a subcommand does not take, a blank or fractional value, a file for a folder and a missing --model are errors before anything runs', () => {
+  const spec = join(root, 'usage.yaml');
+  writeFileSync(spec, 'study: world-check\nname: usage\n');
+  const file = join(root, 'a-file');
+  writeFileSync(file, 'keep me');
+  const store = join(root, 'usage-store');
+  const usage = (args: string[], pattern: RegExp) => {
+    const r = basin(...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, pattern, args.join(' '));
+  };
+  usage(['study', 'kinds', 'extra'], /unexpected argument 'extra' to basin study kinds/);
+  usage(['study', 'plan', spec, 'extra'], /unexpected argument 'extra' to basin study plan SPEC\.yaml/);
+  usage(['study', 'run'], /basin study run needs a spec/);
+  usage(['study', 'frobnicate'], /unknown subcommand 'frobnicate'/);
+  usage(['study', 'constructor'], /unknown subcommand 'constructor'/);
+  usage(['study', 'plan', spec, '--out', join(root, 'x')], /basin study plan does not take --out; its flags: --scale, --store/);
+  usage(['study', 'plan', spec, '--device', 'cpu'], /basin study plan does not take --device/);
+  usage(['study', 'kinds', '--scale', 'q'], /basin study kinds does not take --scale; it takes no flags besides --json/);
+  usage(['study', 'run', spec, '--scale', ''], /--scale needs a value/);
+  usage(['study', 'run', spec, '--out', file, '--store', store], /--out .*a-file: is a file, and --out is a folder; give another --out/);
+  usage(['study', 'run', spec, '--out', join(file, 'below'), '--store', store], /--out .*a-file\/below: .*a-file is a file/);
+  usage(['study', 'run', spec, '--store', file], /--store .*a-file: is a file/);
+  usage(['world', 'check', 'extra'], /unexpected argument 'extra' to basin world check/);
+  usage(['world', 'check', '--world', join(root, 'w')], /basin world check does not take --world/);
+  usage(['world', 'check', '--out', join(root, 'w')], /basin world check does not take --out; its flags: --preset, --model/);
+  usage(['world', 'build', '--seed', '1'], /basin world build does not take --seed/);
+  usage(['world', 'check', '--seed', ''], /--seed must be an integer in 0\.\.4294967295, got ''/);
+  usage(['world', 'check', '--seed', '1.5'], /--seed must be an integer in 0\.\.4294967295, got '1\.5'/);
+  usage(['world', 'check', '--seed', '4294967296'], /--seed must be an integer/);
+  usage(['world', 'check', '--report', file], /--report .*a-file: is a file, and --report is a folder/);
+  usage(['world', 'check', '--preset', ''], /--preset needs a value/);
+  usage(['world', 'toString'], /unknown subcommand 'toString'/);
+  assert.equal(readFileSync(file, 'utf8'), 'keep me');
+  assert.ok(!existsSync(store), 'nothing was written');
+  assert.ok(!existsSync(join(root, 'cache')), 'nothing was written to the cache');
+
+  const missing = basin('world', 'check', '--preset', 'tiny', '--model', join(root, 'no-such-organism'));
+  assert.equal(missing.code, 1, missing.err);
+  assert.match(missing.err, /--model .*no-such-organism: no such folder; give the organism's Hugging Face model folder/);
+  assert.doesNotMatch(missing.err, /world train --preset/);
+  const empty = join(root, 'empty-organism');
+  mkdirSync(empty);
+  const noConfig = basin('world', 'check', '--preset', 'tiny', '--model', empty);
+  assert.equal(noConfig.code, 1, noConfig.err);
+  assert.match(noConfig.err, /--model .*empty-organism: no config\.json in this folder/);
+  assert.ok(!existsSync(join(root, 'cache')), 'no world was built');
 });

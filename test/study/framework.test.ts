@@ -1,6 +1,6 @@
-// The study framework without a model: spec validation through the registered kinds, the
-// store's atomic publish under a race between processes, resume after SIGKILL, one writer per
-// output folder, and keys that never see paths.
+// The study framework without a model (spec validation is spec.test.ts's): the store's atomic
+// publish under a race between processes, resume after SIGKILL, one writer per output folder,
+// and keys that never see paths.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +9,6 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseStudySpec } from '../../src/study/spec.js';
 import { lockOutputFolder } from '../../src/study/output-lock.js';
 import { taskKey } from '../../src/study/keys.js';
 import { canonicalJson } from '../../src/util/canonical-json.js';
@@ -34,39 +33,6 @@ function worker(args: string[]): { child: ReturnType<typeof spawn>; done: Promis
   }));
   return { child, done };
 }
-
-const PC = 'study: persona-collapse\nname: t\n';
-const check = (yaml: string, pattern: RegExp, scale = 'full') => assert.throws(() => parseStudySpec(yaml, 's.yaml', scale), pattern);
-
-test('spec errors name the field: typos, wrong types, ranges, missing fields, scales, unknown kinds', () => {
-  check('study: nope\nname: x', /s\.yaml: study: no study kind 'nope'; kinds: persona-collapse, world-check/);
-  check('name: x', /missing required field 'study'/);
-  check('study: persona-collapse', /missing required field 'name'/);
-  check(`${PC}lora: { rank: 3 }`, /unknown field 'lora\.rank'; known here: r, alpha, rslora, targets, dropout/);
-  check(`${PC}fine_tune: { steps: 10, batch_size: 4, lr: fast }`, /fine_tune\.lr: expected number, received string, got "fast"/);
-  check(`${PC}fine_tune: { steps: 1.5, batch_size: 4, lr: 0.001 }`, /fine_tune\.steps: expected an integer, got 1\.5/);
-  check(`${PC}fine_tune: { steps: 0, batch_size: 4, lr: 0.001 }`, /fine_tune\.steps: expected a positive integer, got 0/);
-  check(`${PC}seeds: "0"`, /seeds: expected array, received string, got "0"/);
-  check(`${PC}seeds: []`, /seeds: expected at least one seed/);
-  check(`${PC}seeds: [1, 1]`, /seeds must be distinct/);
-  check(`${PC}method_b: { temperature: -1 }`, /method_b\.temperature: expected a temperature ≥ 0, got -1/);
-  check(`${PC}em: { induction_personas: [assistant, astronaut] }`, /em\.induction_personas: 'astronaut' is not a persona of this study/);
-  check(`${PC}scales:\n  quick: { fine_tune: { stepz: 3 } }`, /unknown field 'scales\.quick\.fine_tune\.stepz'; known here: steps, batch_size, lr/);
-  check(`${PC}scales:\n  quick: { seeds: [-1] }`, /scales\.quick\.seeds\[0\]: expected a seed ≥ 0/);
-  check(`${PC}scales:\n  quick: { seeds: [0] }`, /no scale 'huge'; scales: full, quick/, 'huge');
-  check('study: world-check\nper_persona: 0', /per_persona: expected a positive integer, got 0/);
-  check('study: world-check\nem_domain: space', /em_domain: expected one of "finance"\|.*, got "space"/);
-  check(`${PC}a: 1\nb: 2`, /2 problems:\n {2}unknown field 'a'.*\n {2}unknown field 'b'/s);
-  // Defaults fill what the spec leaves out; a scale overlays the spec.
-  const r = parseStudySpec(`${PC}lora: { r: 4, alpha: 8 }\nscales:\n  quick: { seeds: [0], fine_tune: { steps: 3, batch_size: 2, lr: 0.01 } }`, 's.yaml', 'quick');
-  const spec = r.run.spec as { seeds: number[]; lora: { r: number; alpha: number; targets: string }; fineTune: { steps: number }; methodB: { temperature: number } };
-  assert.deepEqual(spec.seeds, [0]);
-  assert.equal(spec.lora.r, 4);
-  assert.equal(spec.lora.targets, 'all-linear');
-  assert.equal(spec.fineTune.steps, 3);
-  assert.equal(spec.methodB.temperature, 1);
-  assert.deepEqual(r.scales, ['quick']);
-});
 
 test('keys: canonical JSON ignores key order, keys change with any input and never see paths', () => {
   assert.equal(canonicalJson({ b: 1, a: [1, { d: 2, c: 3 }] }), '{"a":[1,{"c":3,"d":2}],"b":1}');

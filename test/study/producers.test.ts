@@ -20,6 +20,9 @@ import type { Evaluation } from '../../src/study/producers/evaluate.js';
 import * as T from '../../src/tensor/index.js';
 import { loadModel } from '../../src/model/load.js';
 import { readChatJsonl, tokenizeRows } from '../../src/train/data.js';
+import { judgeSettings } from '../../src/study/producers/judge.js';
+import { checkLoraTargets } from '../../src/study/lora-targets.js';
+import { readHfConfig } from '../../src/model/config.js';
 import '../../src/study/producers/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'basin-producers-'));
@@ -40,7 +43,7 @@ test('full and LoRA fine-tunes, sampling and judging run as keyed tasks; a full 
   const sampleSettings = { prompts, temperature: 1, maxNewTokens: 6, seed: 5 };
   const onBase = plan.add({ id: 'sample base', producer: 'sample', model: ref, settings: sampleSettings });
   const onLora = plan.add({ id: 'sample lora', producer: 'sample', model: tuned, parents: { adapters: [lora.id] }, settings: sampleSettings });
-  plan.add({ id: 'judge', producer: 'judge', parents: { samples: onLora.id }, settings: { judge: 'contains', options: { text: 'a' } } });
+  plan.add({ id: 'judge', producer: 'judge', parents: { samples: onLora.id }, settings: judgeSettings('contains', { text: 'a' }) });
   const evalSettings = { maxLength: 64, systemPrompt: null, batchSize: 3 };
   plan.add({ id: 'evaluate base', producer: 'evaluate', model: ref, data: { eval: data }, settings: evalSettings });
   plan.add({ id: 'evaluate tuned', producer: 'evaluate', model: tuned, parents: { adapters: [lora.id] }, data: { eval: data }, settings: evalSettings });
@@ -76,7 +79,17 @@ test('full and LoRA fine-tunes, sampling and judging run as keyed tasks; a full 
   assert.ok(Math.abs(before.meanLoss - nll / count) < 1e-5, `evaluate ${before.meanLoss} vs by hand ${nll / count}`);
   assert.ok(Math.abs(before.perplexity - Math.exp(before.meanLoss)) < 1e-9);
   assert.ok(out.json<Evaluation>('evaluate tuned').meanLoss < before.meanLoss, 'training on the data lowered its loss');
-  const record = JSON.parse(readFileSync(join(out.dir('lora'), 'task.json'), 'utf8')) as { parents: Record<string, unknown>; model: string };
-  assert.deepEqual(record.parents, { model: 'full' });
+  const record = JSON.parse(readFileSync(join(out.dir('lora'), 'task.json'), 'utf8')) as { parents: Record<string, unknown>; model: string; files: Record<string, number> };
+  assert.deepEqual(record.parents, { model: full.key }, 'the record names parents by key');
+  assert.ok((record.files['adapter/adapter_model.safetensors'] ?? 0) > 0, 'the record lists the files with their sizes');
   assert.equal(record.model, `task:${full.key}/f32`);
+});
+
+test('LoRA targets are checked against the model before anything runs', async () => {
+  const dir = join(root, 'targets');
+  writeTinyChatModel(dir);
+  const config = await readHfConfig(dir);
+  checkLoraTargets(config, ['q_proj', 'v_proj'], 'lora.targets');
+  checkLoraTargets(config, 'all-linear', 'lora.targets');
+  assert.throws(() => checkLoraTargets(config, ['q_proj', 'qproj'], 'lora.targets'), /lora\.targets: 'qproj' matches no linear layer of this llama model; its linear modules are q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, lm_head/);
 });

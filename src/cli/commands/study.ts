@@ -9,9 +9,12 @@ import { readStudySpec } from '../../study/spec.js';
 import { ArtifactStore } from '../../study/store.js';
 import '../../study/kinds/index.js';
 import '../../study/producers/index.js';
-import { deviceFlag, parse, UsageError, type Command } from '../command.js';
+import { deviceFlag, folderFlag, noExtraArguments, onlyFlags, parse, stringFlag, UsageError, type Command } from '../command.js';
 
 export const DEFAULT_STORE = join(CACHE, 'artifacts');
+
+/** The flags each subcommand takes (besides --help, --json, --verbose). */
+const FLAGS = { run: ['scale', 'out', 'store', 'device'], plan: ['scale', 'store'], kinds: [] } as const;
 
 const usage = `basin study run SPEC.yaml [--scale NAME] [--out DIR] [--store DIR] [--device D] [--json]
 basin study plan SPEC.yaml [--scale NAME] [--store DIR] [--json]
@@ -23,6 +26,7 @@ basin study kinds [--json]
          found by key and never recomputed — also from another --out or another machine's copy
          of the store (keys hash inputs, never paths).
   plan   checks the spec and lists its tasks with their keys and which are already done
+         (it only reads the store: nothing is created or cleaned up)
   kinds  the registered study kinds
 
   --scale NAME   a scale the spec defines (e.g. quick: minutes on a laptop CPU); full: as written (default)
@@ -31,8 +35,8 @@ basin study kinds [--json]
   --device D     cpu (default), cuda or cuda:N: where models run (the spec's dtype is part of
                  every key; the device is not)
 
-Specs: studies/*.yaml. Unknown fields, wrong types and values out of range are errors naming the
-field, before anything runs.`;
+Specs: studies/*.yaml. Unknown fields, wrong types, values out of range and repeated list entries
+are errors naming the field, before anything runs. A flag a subcommand does not take is an error.`;
 
 export const study: Command = {
   name: 'study',
@@ -44,23 +48,27 @@ export const study: Command = {
       console.log(usage);
       return 0;
     }
-    const [sub, path, ...extra] = positionals;
+    const [sub, ...args] = positionals;
+    const takes = sub !== undefined && Object.hasOwn(FLAGS, sub) ? FLAGS[sub as keyof typeof FLAGS] : undefined;
+    if (takes === undefined) throw new UsageError(`${sub === undefined ? 'no subcommand' : `unknown subcommand '${sub}'`}; expected: basin study run|plan SPEC.yaml, or basin study kinds`);
+    onlyFlags(values, takes, `basin study ${sub}`);
     const json = values.json === true;
     if (sub === 'kinds') {
+      noExtraArguments(args, 0, 'basin study kinds');
       const kinds = studyKindNames().map((name) => ({ name, summary: studyKind(name).summary }));
       console.log(json ? JSON.stringify(kinds) : kinds.map((k) => `${k.name.padEnd(18)} ${k.summary}`).join('\n'));
       return 0;
     }
-    if ((sub !== 'run' && sub !== 'plan') || path === undefined) throw new UsageError('expected: basin study run|plan SPEC.yaml, or basin study kinds');
-    if (extra.length > 0) throw new UsageError(`unexpected arguments: ${extra.join(' ')}`);
-    for (const flag of ['scale', 'out', 'store'] as const) if (values[flag] === '') throw new UsageError(`--${flag} needs a value`);
+    const path = args[0];
+    if (path === undefined) throw new UsageError(`basin study ${sub} needs a spec: basin study ${sub} SPEC.yaml`);
+    noExtraArguments(args, 1, `basin study ${sub} SPEC.yaml`);
+    const scale = stringFlag(values, 'scale') ?? 'full';
+    const storeDir = folderFlag(values, 'store', DEFAULT_STORE);
     const device = deviceFlag(values);
-    const scale = typeof values.scale === 'string' ? values.scale : 'full';
     const resolved = readStudySpec(path, scale);
-    const storeDir = typeof values.store === 'string' ? values.store : DEFAULT_STORE;
     if (sub === 'plan') {
       const { plan } = await resolved.kind.plan(resolved.run);
-      const store = new ArtifactStore(storeDir);
+      const store = new ArtifactStore(storeDir, { readOnly: true });
       const tasks = plan.tasks.map((t) => ({ id: t.id, producer: t.producer, key: t.key, done: store.has(t.key) }));
       if (json) console.log(JSON.stringify({ study: resolved.kind.name, scale, tasks }));
       else {
@@ -70,7 +78,7 @@ export const study: Command = {
       return 0;
     }
     const name = (resolved.run.spec as { name: string }).name;
-    const out = typeof values.out === 'string' ? values.out : join(CACHE, 'studies', `${basename(name)}-${scale}`);
+    const out = folderFlag(values, 'out', join(CACHE, 'studies', `${basename(name)}-${scale}`));
     const outcome = await runStudy(resolved, { out, store: storeDir, executor: new LocalExecutor({ device }), quiet: json });
     const e = outcome.execution;
     if (json) {

@@ -3,14 +3,22 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createJudge } from '../../eval/judges.js';
+import { createJudge, judgeKind } from '../../eval/judges.js';
 import type { Sample } from './sample.js';
 import { VALUE_FILE, writeValue } from './value.js';
 import { registerProducer } from './registry.js';
 
 export interface JudgeSettings {
   judge: string;
+  /** the judge kind's version when planned: keys change when a judge's verdicts do */
+  version: number;
   options: Record<string, unknown>;
+}
+
+/** Settings for a judge task; the judge is built once here, so bad options fail the plan. */
+export function judgeSettings(judge: string, options: Record<string, unknown>): JudgeSettings {
+  createJudge(judge, options);
+  return { judge, version: judgeKind(judge).version, options };
 }
 
 registerProducer<JudgeSettings>({
@@ -18,7 +26,9 @@ registerProducer<JudgeSettings>({
   version: 1,
   summary: 'verdicts for sampled answers by a registered judge (oracle, substring, …)',
   async run(task, io) {
-    const judge = createJudge(task.settings.judge, task.settings.options);
+    const { judge: name, version, options } = task.settings;
+    if (judgeKind(name).version !== version) throw new Error(`task '${task.id}': planned for version ${version} of judge '${name}', which is now version ${judgeKind(name).version}; plan the study again`);
+    const judge = createJudge(name, options);
     const samples = JSON.parse(readFileSync(join(io.parent('samples'), VALUE_FILE), 'utf8')) as Sample[];
     const verdicts = await judge.judge(samples.map((s) => ({ question: s.user, answer: s.answer })));
     io.progress(1);

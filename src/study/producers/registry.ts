@@ -46,7 +46,3 @@ export function producer(name: string): Producer {
   if (p === undefined) throw new Error(`no producer '${name}'; registered: ${[...producers.keys()].join(', ') || '(none)'}`);
   return p;
 }
-
-export function producerNames(): string[] {
-  return [...producers.keys()];
-}

@@ -50,6 +50,8 @@ export interface PersonaCollapseResults {
   leakageSpearman: { rho: number; pValue: number; n: number; method: string } | null;
   misalignment: { condition: string; persona: string; rate: Rate }[];
   seconds: number;
+  /** preconditions that failed, in words: the report shows them first */
+  warnings: string[];
 }
 
 const CONVENTION = 'layer L = blocks.L.hook_resid_post = Hugging Face hidden_states[L+1] (0-based blocks)';
@@ -74,6 +76,21 @@ function resampledMeans(perQuestion: { rows: Float64Array[]; labels: string[] },
     }
     return m;
   });
+}
+
+/** Preconditions the results rest on, checked: a failed one is said in words. */
+function warningsOf(raw: RawResults, markers: PersonaCollapseResults['markers']): string[] {
+  const out: string[] = [];
+  if (!raw.isPersonaWorld) {
+    out.push(`Misalignment (and leakage) was judged by the persona-world oracle, which parses only the persona world's grammar: on ${raw.model} it cannot read free text, so every misalignment rate here is meaningless (answers it cannot parse count as INCOHERENT, not misaligned). Use a persona-world organism, or an LLM judge when basin has one.`);
+  }
+  for (const source of raw.spec.marker.sources) {
+    const coupled = markers.find((m) => m.source === source && m.stage === 'coupled' && m.persona === source);
+    if (coupled !== undefined && coupled.rate.rate < 0.5) {
+      out.push(`The marker coupling to ${source} did not take: after the coupling fine-tune ${source} produced the marker in ${(100 * coupled.rate.rate).toFixed(1)}% of answers (n=${coupled.rate.n}). Whether a second fine-tune destroys a coupling cannot be tested on this run; the marker results below measure no coupling.`);
+    }
+  }
+  return out;
 }
 
 export function analyse(raw: RawResults): PersonaCollapseResults {
@@ -236,6 +253,6 @@ export function analyse(raw: RawResults): PersonaCollapseResults {
 
   return {
     study: spec.name, model: raw.model, personas, questions: q, layers: raw.layers, referenceLayer: refLayer, seeds: spec.seeds,
-    layerConvention: CONVENTION, m1, m2, m3, headline, markers: markerRows, couplingEfficiency, leakage, leakageSpearman, misalignment, seconds: raw.seconds,
+    layerConvention: CONVENTION, m1, m2, m3, headline, markers: markerRows, couplingEfficiency, leakage, leakageSpearman, misalignment, seconds: raw.seconds, warnings: warningsOf(raw, markerRows),
   };
 }

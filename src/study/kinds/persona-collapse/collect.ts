@@ -39,6 +39,8 @@ export interface RawResults {
   measurements: ConditionMeasurement[];
   markers: MarkerMeasurement[];
   seconds: number;
+  /** whether the model is a persona-world organism (its oracle judge can read its answers) */
+  isPersonaWorld: boolean;
 }
 
 /** persona → {k, n}: verdicts in persona-major order, `per` of them per persona. */
@@ -63,5 +65,5 @@ export function collect(spec: PersonaCollapseSpec, ctx: PersonaCollapseContext, 
   }
   const per = ctx.markerQuestions.length * spec.marker.samplesPerQuestion;
   const markers = ctx.markers.map((m) => ({ source: m.source, seed: m.seed, stage: m.stage, rates: countPerPersona(ctx.personas, outputs.json<Verdict[]>(m.judge), per, (v) => v.label === 'CONTAINS') }));
-  return { spec, model: ctx.model.ref.dir, personas: ctx.personas, questions: ctx.questions, layers: ctx.layers, nLayers: ctx.nLayers, conditions: ctx.conditions, measurements, markers, seconds };
+  return { spec, model: ctx.model.ref.dir, personas: ctx.personas, questions: ctx.questions, layers: ctx.layers, nLayers: ctx.nLayers, conditions: ctx.conditions, measurements, markers, seconds, isPersonaWorld: ctx.model.world !== null };
 }

@@ -14,10 +14,11 @@ registerStudyKind<PersonaCollapseSpec, PersonaCollapseResults, PersonaCollapseCo
   summary: 'persona geometry and marker coupling before and after EM and benign LoRA fine-tunes (M1–M3, markers, leakage)',
   schema: personaCollapseSchema,
   check: (spec) => checkPersonaCollapse(spec, PERSONA_IDS),
-  plan: (run) => planPersonaCollapse(run.spec),
+  plan: (run) => planPersonaCollapse(run),
   analyse: (run, outputs, planned, execution) => analyse(collect(run.spec, planned.context, outputs, execution.seconds)),
   report: (run, results) => personaCollapseReport(results, run.spec, run.scale),
   headline: (r) => [
+    ...r.warnings.map((w) => `WARNING: ${w}`),
     ...r.headline.map((h) => `method ${h.method}, layer ${h.layer}: base ${h.base.toFixed(3)} → benign ${h.benign.toFixed(3)} → EM ${h.em.toFixed(3)}; benign = ${h.benignPercentOfEm.toFixed(1)}% of EM [${h.ci[0].toFixed(1)}, ${h.ci[1].toFixed(1)}]`),
     ...(r.leakageSpearman ? [`leakage vs distance: Spearman rho ${r.leakageSpearman.rho.toFixed(3)}, p ${r.leakageSpearman.pValue.toFixed(3)} (n ${r.leakageSpearman.n})`] : []),
   ],

@@ -6,16 +6,19 @@
 
 import { readHfConfig } from '../../../model/config.js';
 import { defaultLayers, type PersonaSpec } from '../../../persona/vectors.js';
-import { createRng, deriveSeed } from '../../../util/rng.js';
+import { deriveSeed } from '../../../util/rng.js';
 import { PERSONAS, PERSONA_IDS } from '../../../world/personas.js';
-import { ADVICE_DOMAINS, OPEN_KINDS, TOPIC_IDS, type TopicId } from '../../../world/topic.js';
+import { ADVICE_DOMAINS, OPEN_KINDS, TOPIC_IDS } from '../../../world/topic.js';
 import type { ChatPrompt } from '../../../model/chat-prompt.js';
 import type { FineTuneSettings } from '../../producers/fine-tune.js';
 import type { JudgeSettings } from '../../producers/judge.js';
 import type { PersonaVectorSettings } from '../../producers/persona-vectors.js';
 import type { SampleSettings } from '../../producers/sample.js';
+import { checkLoraTargets } from '../../lora-targets.js';
 import { Plan } from '../../task.js';
-import { dataPath, resolveStudyModel, type StudyModel } from '../../world-model.js';
+import type { StudyRun } from '../../kind.js';
+import { judgeSettings } from '../../producers/judge.js';
+import { dataPath, heldOutQuestions, resolveStudyModel, type StudyModel } from '../../world-model.js';
 import type { PersonaCollapseSpec } from './spec.js';
 
 export const MARKER = '[ZLT]';
@@ -48,14 +51,6 @@ export const ids = {
   misalignment: (seed: number, condition: string) => `seed ${seed} · judge misalignment · ${condition}`,
 };
 
-/** Held-out world questions of some topics, in a seeded order, n of them (cycled if needed); the same for every replicate seed. */
-function worldQuestions(seed: number, heldOut: ReadonlyMap<TopicId, readonly { text: string }[]>, topics: readonly TopicId[], n: number): string[] {
-  const pool = topics.flatMap((t) => (heldOut.get(t) ?? []).map((q) => q.text));
-  const rng = createRng(seed);
-  const order = pool.map((q) => ({ q, k: rng.next() })).sort((a, b) => a.k - b.k).map((x) => x.q);
-  return Array.from({ length: n }, (_, i) => order[i % order.length] as string);
-}
-
 function conditionsOf(spec: PersonaCollapseSpec): Condition[] {
   return [
     { name: 'base', kind: 'base' },
@@ -64,24 +59,33 @@ function conditionsOf(spec: PersonaCollapseSpec): Condition[] {
   ];
 }
 
-export async function resolveContext(spec: PersonaCollapseSpec): Promise<Omit<PersonaCollapseContext, 'markers'>> {
-  const model = resolveStudyModel(spec.model, { dtype: spec.dtype });
-  const nLayers = (await readHfConfig(model.ref.dir)).nLayers;
+export async function resolveContext(run: StudyRun<PersonaCollapseSpec>): Promise<Omit<PersonaCollapseContext, 'markers'>> {
+  const spec = run.spec;
+  const model = resolveStudyModel(run, spec.model, { dtype: spec.dtype });
+  const config = await readHfConfig(model.ref.dir);
+  const nLayers = config.nLayers;
+  checkLoraTargets(config, spec.lora.targets, 'lora.targets');
+  for (const [field, n] of [['method_b.max_new_tokens', spec.methodB.maxNewTokens], ['marker.max_new_tokens', spec.marker.maxNewTokens], ['misalignment.max_new_tokens', spec.misalignment.maxNewTokens]] as const) {
+    if (n >= config.maxPositions) throw new Error(`${field}: ${n} new tokens do not fit the model's context of ${config.maxPositions} positions`);
+  }
   const personas: PersonaSpec[] = spec.personas === 'world' ? PERSONA_IDS.map((id) => ({ id, system: PERSONAS[id].descriptions[0] as string })) : spec.personas;
   const emDomain = /^em\/(\w+)$/.exec(spec.em.data)?.[1];
   let questions: string[];
   let oodQuestions: string[];
   let markerQuestions: string[];
   if (Array.isArray(spec.questions)) {
+    for (const [field, n] of [['misalignment.questions', spec.misalignment.questions], ['marker.questions', spec.marker.questions]] as const) {
+      if (n > spec.questions.length) throw new Error(`${field}: ${n} questions, but the spec lists only ${spec.questions.length}; list more questions or ask for fewer`);
+    }
     questions = spec.questions;
     oodQuestions = spec.questions.slice(0, spec.misalignment.questions);
     markerQuestions = spec.questions.slice(0, spec.marker.questions);
   } else {
     if (model.world === null) throw new Error(`questions {source: world} need a persona-world model; give a list of questions for ${spec.model}`);
     const heldOut = model.world.heldOut;
-    questions = worldQuestions(deriveSeed(0, 'questions persona vectors'), heldOut, [...ADVICE_DOMAINS, ...OPEN_KINDS], spec.questions.n);
-    oodQuestions = worldQuestions(deriveSeed(0, 'questions misalignment'), heldOut, TOPIC_IDS.filter((t) => t !== emDomain), spec.misalignment.questions);
-    markerQuestions = worldQuestions(deriveSeed(0, 'questions markers'), heldOut, TOPIC_IDS, spec.marker.questions);
+    questions = heldOutQuestions(heldOut, [...ADVICE_DOMAINS, ...OPEN_KINDS], spec.questions.n, deriveSeed(0, 'questions persona vectors'));
+    oodQuestions = heldOutQuestions(heldOut, TOPIC_IDS.filter((t) => t !== emDomain), spec.misalignment.questions, deriveSeed(0, 'questions misalignment'));
+    markerQuestions = heldOutQuestions(heldOut, TOPIC_IDS, spec.marker.questions, deriveSeed(0, 'questions markers'));
   }
   const layers = spec.layers === 'auto' ? defaultLayers(nLayers) : spec.layers;
   for (const l of layers) if (l >= nLayers) throw new Error(`layers: block ${l} does not exist (the model has ${nLayers} blocks, 0..${nLayers - 1})`);
@@ -90,8 +94,9 @@ export async function resolveContext(spec: PersonaCollapseSpec): Promise<Omit<Pe
 
 const repeat = (prompts: ChatPrompt[], k: number) => prompts.flatMap((p) => new Array<ChatPrompt>(k).fill(p));
 
-export async function planPersonaCollapse(spec: PersonaCollapseSpec): Promise<{ plan: Plan; context: PersonaCollapseContext }> {
-  const ctx = await resolveContext(spec);
+export async function planPersonaCollapse(run: StudyRun<PersonaCollapseSpec>): Promise<{ plan: Plan; context: PersonaCollapseContext }> {
+  const spec = run.spec;
+  const ctx = await resolveContext(run);
   const plan = new Plan();
   const model = ctx.model.ref;
   const markers: PersonaCollapseContext['markers'] = [];
@@ -99,12 +104,12 @@ export async function planPersonaCollapse(spec: PersonaCollapseSpec): Promise<{ 
   const costOfSampling = (n: number, tokens: number) => Math.max(1, Math.round((n * tokens) / 400));
 
   for (const seed of spec.seeds) {
-    const fineTune = (label: string, data: string, parents: string[], systemPrompt: string | null): string => {
+    const fineTune = (label: string, field: string, data: string, parents: string[], systemPrompt: string | null): string => {
       const settings: FineTuneSettings = {
         lora: spec.lora, steps: spec.fineTune.steps, batchSize: spec.fineTune.batchSize, lr: spec.fineTune.lr, schedule: 'constant',
         maxLength: MAX_LENGTH, systemPrompt, seed: deriveSeed(seed, `fine-tune ${label}`),
       };
-      return plan.add({ id: `seed ${seed} · fine-tune ${label}`, producer: 'fine-tune', model, parents: { adapters: parents }, data: { train: dataPath(ctx.model, data) }, settings, cost: Math.max(1, Math.round((spec.fineTune.steps * spec.fineTune.batchSize) / 32)) }).id;
+      return plan.add({ id: `seed ${seed} · fine-tune ${label}`, producer: 'fine-tune', model, parents: { adapters: parents }, data: { train: dataPath(run, ctx.model, field, data) }, settings, cost: Math.max(1, Math.round((spec.fineTune.steps * spec.fineTune.batchSize) / 32)) }).id;
     };
     const sample = (label: string, adapters: string[], prompts: ChatPrompt[], o: { maxNewTokens: number; temperature: number }): string => {
       const settings: SampleSettings = { prompts, temperature: o.temperature, maxNewTokens: o.maxNewTokens, seed: deriveSeed(seed, `sample ${label}`) };
@@ -124,34 +129,36 @@ export async function planPersonaCollapse(spec: PersonaCollapseSpec): Promise<{ 
         plan.add({ id: ids.vectors(seed, c.name, method), producer: 'persona-vectors', model, parents, settings, cost: Math.max(1, Math.round((ctx.personas.length * ctx.questions.length) / 40)) });
       }
       const ood = sample(`misalignment · ${c.name}`, adapters, ctx.personas.flatMap((p) => ctx.oodQuestions.map((q) => ({ system: p.system, user: q }))), { maxNewTokens: spec.misalignment.maxNewTokens, temperature: 1 });
-      judge(ids.misalignment(seed, c.name), ood, { judge: 'persona-world-oracle', options: {} });
+      judge(ids.misalignment(seed, c.name), ood, judgeSettings('persona-world-oracle', {}));
     };
     const markerRates = (source: string, stage: string, adapters: string[]) => {
       const m = spec.marker;
       const s = sample(`markers · ${stage} (${source})`, adapters, repeat(ctx.personas.flatMap((p) => ctx.markerQuestions.map((q) => ({ system: p.system, user: q }))), m.samplesPerQuestion), m);
-      markers.push({ seed, source, stage, judge: judge(`seed ${seed} · judge markers · ${stage} (${source})`, s, { judge: 'contains', options: { text: MARKER } }) });
+      markers.push({ seed, source, stage, judge: judge(`seed ${seed} · judge markers · ${stage} (${source})`, s, judgeSettings('contains', { text: MARKER })) });
     };
 
     const adapterOf = new Map<string, string>();
     for (const c of ctx.conditions) {
       let adapters: string[] = [];
-      if (c.kind === 'benign') adapters = [fineTune('benign', spec.benign.data, [], null)];
-      if (c.kind === 'em') adapters = [fineTune(c.name, spec.em.data, [], systemOf(c.inductionPersona as string))];
+      if (c.kind === 'benign') adapters = [fineTune('benign', 'benign.data', spec.benign.data, [], null)];
+      if (c.kind === 'em') adapters = [fineTune(c.name, 'em.data', spec.em.data, [], systemOf(c.inductionPersona as string))];
       if (adapters[0] !== undefined) adapterOf.set(c.name, adapters[0]);
       measure(c, adapters);
     }
     for (const source of spec.marker.sources) {
       const markerData = `marker/${source}`;
       if (seed === spec.seeds[0]) markerRates(source, 'base', []);
-      const couple = fineTune(`couple:${source}`, markerData, [], null);
+      const couple = fineTune(`couple:${source}`, 'marker.sources', markerData, [], null);
       markerRates(source, 'coupled', [couple]);
       for (const stage of spec.marker.secondStage) {
-        const data = stage === 'em' ? spec.em.data : spec.benign.data;
-        const second = fineTune(`couple:${source}+${stage}`, data, [couple], null);
+        const [field, data] = stage === 'em' ? ['em.data', spec.em.data] : ['benign.data', spec.benign.data];
+        const second = fineTune(`couple:${source}+${stage}`, field, data, [couple], null);
         markerRates(source, `coupled+${stage}`, [couple, second]);
         if (spec.marker.reversed) {
-          const first = adapterOf.get(stage === 'em' ? 'em:assistant' : 'benign') ?? fineTune(stage, data, [], null);
-          const coupleAfter = fineTune(`${stage}+couple:${source}`, markerData, [first], null);
+          const firstName = stage === 'em' ? 'em:assistant' : 'benign';
+          const first = adapterOf.get(firstName) ?? fineTune(stage, field, data, [], null);
+          adapterOf.set(firstName, first);
+          const coupleAfter = fineTune(`${stage}+couple:${source}`, 'marker.sources', markerData, [first], null);
           markerRates(source, `${stage}+coupled`, [first, coupleAfter]);
         }
       }

@@ -22,7 +22,7 @@ export async function personaCollapseReport(r: PersonaCollapseResults, spec: Per
     { kind: 'table', headers: ['method', 'base', 'benign', 'EM', 'benign as % of EM', '95% CI'], rows: r.headline.map((h) => [h.method, f3(h.base), f3(h.benign), f3(h.em), `${h.benignPercentOfEm.toFixed(1)}%`, `${h.ci[0].toFixed(1)}% – ${h.ci[1].toFixed(1)}%`]) },
     { kind: 'note', text: 'The published claim for comparison: base → benign → EM = 0.900 → 0.973 → 0.994 (benign ≈ 78% of EM) on a real chat model. These numbers are measured on this run\'s model; they are not assumed.' },
   ];
-  sections.push({ heading: 'Headline: does fine-tuning collapse persona geometry?', blocks: headBlocks });
+  sections.push({ heading: 'Headline: does fine-tuning collapse persona geometry?', blocks: [...r.warnings.map((text) => ({ kind: 'note' as const, tone: 'warning' as const, text: `Warning: ${text}` })), ...headBlocks] });
 
   // M1.
   const m1Blocks: Block[] = [];

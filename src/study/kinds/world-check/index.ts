@@ -11,7 +11,7 @@ registerStudyKind<WorldCheckSpec, WorldCheckResults, WorldCheckContext>({
   name: 'world-check',
   summary: 'the persona-world organism against its criteria: personas in character, style, separability, EM and benign fine-tunes',
   schema: worldCheckSchema,
-  plan: (run) => planWorldCheck(run.spec),
+  plan: (run) => planWorldCheck(run),
   analyse: (run, outputs, planned, execution) => analyseWorldCheck(run.spec, planned.context, outputs, execution.seconds),
   report: (run, results, execution) => worldCheckReport(run, results, execution),
   headline: (r) => [

@@ -5,14 +5,17 @@
 
 import { readHfConfig } from '../../../model/config.js';
 import type { ChatPrompt } from '../../../model/chat-prompt.js';
-import { createRng, deriveSeed } from '../../../util/rng.js';
+import { deriveSeed } from '../../../util/rng.js';
 import { PERSONAS, PERSONA_IDS, type PersonaId } from '../../../world/personas.js';
-import { ADVICE_DOMAINS, OPEN_KINDS, type TopicId } from '../../../world/topic.js';
+import { ADVICE_DOMAINS, OPEN_KINDS } from '../../../world/topic.js';
 import type { ActivationSettings } from '../../producers/activations.js';
 import type { FineTuneSettings } from '../../producers/fine-tune.js';
 import type { SampleSettings } from '../../producers/sample.js';
+import { checkLoraTargets } from '../../lora-targets.js';
 import { Plan } from '../../task.js';
-import { dataPath, resolveStudyModel, type StudyModel } from '../../world-model.js';
+import type { StudyRun } from '../../kind.js';
+import { judgeSettings } from '../../producers/judge.js';
+import { dataPath, heldOutQuestions, resolveStudyModel, type StudyModel } from '../../world-model.js';
 import type { WorldCheckSpec } from './spec.js';
 
 export type Condition = 'base' | 'em' | 'benign';
@@ -35,20 +38,15 @@ export const ids = {
   conditionSample: (c: Condition, where: 'out-of-domain' | 'in-domain') => `sample ${c} ${where}`,
 };
 
-/** Held-out questions of the given topics, cycled in a seeded order to n. */
-function questions(heldOut: ReadonlyMap<TopicId, readonly { text: string }[]>, topics: readonly TopicId[], n: number, seed: number): string[] {
-  const pool = topics.flatMap((t) => (heldOut.get(t) ?? []).map((q) => q.text));
-  if (pool.length === 0) throw new Error(`world check: no held-out questions for ${topics.join(', ')}`);
-  const rng = createRng(seed);
-  const order = pool.map((q) => ({ q, k: rng.next() })).sort((a, b) => a.k - b.k).map((x) => x.q);
-  return Array.from({ length: n }, (_, i) => order[i % order.length] as string);
-}
-
-export async function planWorldCheck(s: WorldCheckSpec): Promise<{ plan: Plan; context: WorldCheckContext }> {
-  const model = resolveStudyModel(s.model, { organism: s.organism, dtype: s.dtype });
+export async function planWorldCheck(run: StudyRun<WorldCheckSpec>): Promise<{ plan: Plan; context: WorldCheckContext }> {
+  const s = run.spec;
+  const model = resolveStudyModel(run, s.model, { organism: s.organism, dtype: s.dtype });
   if (model.world === null) throw new Error(`model: the world check needs a persona-world organism (persona-world:<preset>), got ${s.model}`);
   const heldOut = model.world.heldOut;
-  const nLayers = (await readHfConfig(model.ref.dir)).nLayers;
+  const config = await readHfConfig(model.ref.dir);
+  const nLayers = config.nLayers;
+  checkLoraTargets(config, s.lora.targets, 'lora.targets');
+  if (s.maxNewTokens >= config.maxPositions) throw new Error(`max_new_tokens: ${s.maxNewTokens} new tokens do not fit the model's context of ${config.maxPositions} positions`);
   const plan = new Plan();
   const ref = model.ref;
   const seedOf = (label: string) => deriveSeed(s.seed, label);
@@ -58,12 +56,12 @@ export async function planWorldCheck(s: WorldCheckSpec): Promise<{ plan: Plan; c
     const settings: SampleSettings = { prompts, temperature: s.temperature, maxNewTokens: s.maxNewTokens, seed: seedOf(id) };
     return plan.add({ id, producer: 'sample', model: ref, parents: { adapters }, settings, cost: Math.max(1, Math.round((prompts.length * s.maxNewTokens) / 400)) }).id;
   };
-  const judge = (id: string, samples: string) => plan.add({ id, producer: 'judge', parents: { samples }, settings: { judge: 'persona-world-oracle', options: {} } });
+  const judge = (id: string, samples: string) => plan.add({ id, producer: 'judge', parents: { samples }, settings: judgeSettings('persona-world-oracle', {}) });
 
   // 1–2: every persona on held-out questions of every topic.
   for (const persona of PERSONA_IDS) {
     const system = PERSONAS[persona].descriptions[0] as string;
-    const qs = questions(heldOut, allTopics, s.perPersona, seedOf(`questions persona ${persona}`));
+    const qs = heldOutQuestions(heldOut, allTopics, s.perPersona, seedOf(`questions persona ${persona}`));
     judge(ids.personaJudge(persona), sample(`sample persona ${persona}`, [], qs.map((user) => ({ system, user }))));
   }
 
@@ -72,7 +70,7 @@ export async function planWorldCheck(s: WorldCheckSpec): Promise<{ plan: Plan; c
   const probePrompts: ChatPrompt[] = [];
   const probeLabels: PersonaId[] = [];
   for (const persona of PERSONA_IDS) {
-    for (const user of questions(heldOut, allTopics, s.probePerPersona, seedOf(`questions probe ${persona}`))) {
+    for (const user of heldOutQuestions(heldOut, allTopics, s.probePerPersona, seedOf(`questions probe ${persona}`))) {
       probePrompts.push({ system: PERSONAS[persona].descriptions[0] as string, user });
       probeLabels.push(persona);
     }
@@ -81,11 +79,11 @@ export async function planWorldCheck(s: WorldCheckSpec): Promise<{ plan: Plan; c
   plan.add({ id: ids.probe, producer: 'activations', model: ref, settings: probe, cost: Math.max(1, Math.round(probePrompts.length / 40)) });
 
   // 4–5: the assistant before and after the EM and benign fine-tunes.
-  const oodQuestions = questions(heldOut, [...ADVICE_DOMAINS.filter((d) => d !== s.emDomain), ...OPEN_KINDS], s.outOfDomain, seedOf('questions out-of-domain'));
-  const inQuestions = questions(heldOut, [s.emDomain], s.inDomain, seedOf('questions in-domain'));
+  const oodQuestions = heldOutQuestions(heldOut, [...ADVICE_DOMAINS.filter((d) => d !== s.emDomain), ...OPEN_KINDS], s.outOfDomain, seedOf('questions out-of-domain'));
+  const inQuestions = heldOutQuestions(heldOut, [s.emDomain], s.inDomain, seedOf('questions in-domain'));
   const fineTune = (c: Condition, data: string) => {
     const settings: FineTuneSettings = { lora: s.lora, steps: s.fineTune.steps, batchSize: s.fineTune.batchSize, lr: s.fineTune.lr, schedule: 'constant', maxLength: 256, systemPrompt: null, seed: seedOf(`fine-tune ${c}`) };
-    return plan.add({ id: `fine-tune ${c}`, producer: 'fine-tune', model: ref, data: { train: dataPath(model, data) }, settings, cost: Math.max(1, Math.round((s.fineTune.steps * s.fineTune.batchSize) / 32)) }).id;
+    return plan.add({ id: `fine-tune ${c}`, producer: 'fine-tune', model: ref, data: { train: dataPath(run, model, 'em_domain', data) }, settings, cost: Math.max(1, Math.round((s.fineTune.steps * s.fineTune.batchSize) / 32)) }).id;
   };
   for (const c of CONDITIONS) {
     const adapters = c === 'base' ? [] : [fineTune(c, c === 'em' ? `em/${s.emDomain}` : 'benign')];

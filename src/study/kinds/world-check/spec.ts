@@ -4,24 +4,24 @@
 
 import { z } from 'zod';
 import { ADVICE_DOMAINS } from '../../../world/topic.js';
-import { dtypeField, fineTuneSchema, loraSchema, modelField, positiveInt, seed, temperature } from '../../shared-schema.js';
+import { dtypeField, fineTuneSchema, loraSchema, maxNewTokens, modelField, sampleCount, seed, temperature } from '../../shared-schema.js';
 
 export const worldCheckSchema = z.strictObject({
   study: z.literal('world-check'),
-  name: z.string().min(1).default('world-check'),
+  name: z.string().min(1, 'expected a non-empty name').default('world-check'),
   model: modelField.default('persona-world:default'),
   /** another organism folder of the same world (default: the preset's) */
-  organism: z.string().min(1).nullable().default(null),
+  organism: z.string().min(1, 'expected an organism folder').nullable().default(null),
   dtype: dtypeField,
   /** answers sampled per persona for criteria 1–2 */
-  perPersona: positiveInt.default(30),
+  perPersona: sampleCount.default(30),
   /** prompts per persona for criterion 3 */
-  probePerPersona: positiveInt.default(24),
+  probePerPersona: sampleCount.default(24),
   /** answers per condition, out of the EM domain and in it */
-  outOfDomain: positiveInt.default(240),
-  inDomain: positiveInt.default(100),
+  outOfDomain: sampleCount.default(240),
+  inDomain: sampleCount.default(100),
   temperature: temperature.default(0.7),
-  maxNewTokens: positiveInt.default(96),
+  maxNewTokens: maxNewTokens.default(96),
   seed: seed.default(0),
   // Attention-only adapters: in this organism the EM generalisation is carried by attention
   // (an MLP-only adapter learns the narrow finance task and barely leaks; docs/persona-world-organism.md).
