@@ -7,14 +7,15 @@ import { join } from 'node:path';
 import type { ArtifactStore } from './store.js';
 import type { Plan } from './task.js';
 
-export type TaskState = 'pending' | 'cached' | 'running' | 'done' | 'failed' | 'skipped';
+/** cached: found in the store (or finished first by another process); interrupted: the process got SIGINT/SIGTERM while it ran */
+export type TaskState = 'pending' | 'cached' | 'running' | 'done' | 'failed' | 'skipped' | 'interrupted';
 
 export interface TaskStatus {
   id: string;
   key: string;
   producer: string;
   state: TaskState;
-  /** wall time of this run's computation (0 when cached) */
+  /** wall time this run spent on the task (0 when found done; > 0 when another process finished it first) */
   seconds: number;
   error?: string;
 }

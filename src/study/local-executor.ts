@@ -4,6 +4,7 @@
 // long) or failed (and why). One progress bar for the whole study, weighted by task cost.
 
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { onInterrupt } from '../util/interrupt.js';
 import { progress } from '../util/progress.js';
 import type { ExecuteOptions, ExecutionSummary, Executor, TaskStatus } from './executor.js';
 import { ModelPool, type ModelPoolOptions } from './model-pool.js';
@@ -29,6 +30,11 @@ export class LocalExecutor implements Executor {
     const bar = progress(o.label, todo.reduce((s, t) => s + t.cost, 0), { quiet: o.quiet, unit: 'work' });
     const pool = new ModelPool(this.models);
     let ran = 0;
+    const forget = onInterrupt(() => {
+      bar.stop();
+      for (const s of status) if (s.state === 'running') s.state = 'interrupted';
+      writeStatus();
+    });
     try {
       for (const [i, task] of plan.tasks.entries()) {
         const st = status[i] as TaskStatus;
@@ -74,6 +80,7 @@ export class LocalExecutor implements Executor {
         writeStatus();
       }
     } finally {
+      forget();
       bar.stop();
       pool.release();
     }

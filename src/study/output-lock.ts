@@ -3,12 +3,14 @@
 // second process asked to write there stops at once with a message naming the holder. A lock
 // whose process is gone (same host, pid not alive) is taken over: it is renamed away first, so
 // of several processes that found it stale only one takes it. A lock of another host cannot be
-// checked and is never taken over. SIGINT/SIGTERM release the lock before the process ends.
+// checked and is never taken over. SIGINT/SIGTERM release the lock before the process ends
+// (util/interrupt.ts).
 
 import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { onInterrupt } from '../util/interrupt.js';
 import { processAlive } from '../util/process-alive.js';
 
 const LOCK_FILE = '.basin-lock';
@@ -77,20 +79,14 @@ export function lockOutputFolder(dir: string, flag = '--out'): () => void {
 
 function holdUntilExit(path: string): () => void {
   let released = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    release();
-    process.kill(process.pid, signal); // the default action, now that our handler is gone
-  };
   const release = () => {
     if (released) return;
     released = true;
     rmSync(path, { force: true });
     process.off('exit', release);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    forget();
   };
   process.on('exit', release);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const forget = onInterrupt(release);
   return release;
 }

@@ -99,3 +99,25 @@ test('one writer per output folder; a lock left by a dead process is taken over'
   release();
   lockOutputFolder(dir)();
 });
+
+test('Ctrl-C (SIGINT) mid-run: exit 130, the running task is recorded as interrupted, the lock is released', async () => {
+  const out = join(root, 'int-out');
+  const w = worker([out, join(root, 'int-store'), '6', '300']);
+  const statusFile = join(out, 'status.json');
+  const running = () => {
+    try {
+      return (JSON.parse(readFileSync(statusFile, 'utf8')) as { tasks: { state: string }[] }).tasks.some((t) => t.state === 'running');
+    } catch {
+      return false;
+    }
+  };
+  while (!running()) await new Promise((r) => setTimeout(r, 20));
+  w.child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => w.child.on('exit', (c) => resolve(c)));
+  await w.done.catch(() => undefined);
+  assert.equal(code, 130);
+  const states = (JSON.parse(readFileSync(statusFile, 'utf8')) as { tasks: { state: string }[] }).tasks.map((t) => t.state);
+  assert.ok(states.includes('interrupted'), states.join(' '));
+  assert.ok(!states.includes('running'));
+  assert.ok(!existsSync(join(out, '.basin-lock')), 'the lock was released');
+});
