@@ -1,4 +1,4 @@
-"""Peer for test/io/hf-config.test.ts: RoPE inverse frequencies with Llama-3 scaling, computed with
+"""Peer for test/model/config.test.ts: RoPE inverse frequencies with Llama-3 scaling, computed with
 torch the way transformers' `_compute_default_rope_parameters` + `_compute_llama3_parameters` do
 (a re-implementation of the published formula; transformers itself is not installed here).
 

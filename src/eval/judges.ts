@@ -3,6 +3,7 @@
 // world's oracle (an exact parser of the world's grammar) and a substring judge (does the answer
 // contain a marker such as [ZLT]?). LLM judges over an OpenAI-compatible API come next.
 
+import { ORACLE_JUDGE_NAME } from '../world/datasets.js';
 import { judge as oracleJudge } from '../world/oracle.js';
 
 export interface JudgeItem {
@@ -66,11 +67,11 @@ function noOptions(name: string, options: Record<string, unknown>): void {
 }
 
 registerJudgeKind({
-  name: 'persona-world-oracle',
+  name: ORACLE_JUDGE_NAME,
   version: 1,
   summary: "the persona world's exact oracle: label, aligned/coherent scores, severity and the speaking persona",
   create(options) {
-    noOptions('persona-world-oracle', options);
+    noOptions(ORACLE_JUDGE_NAME, options);
     return {
       describe: 'persona-world oracle (exact parser of the world grammar)',
       judge: (items) => items.map((it) => {

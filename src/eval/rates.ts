@@ -19,6 +19,7 @@ export function rateOf<T>(items: T[], hit: (t: T) => boolean): Rate {
   return rate(items.filter(hit).length, items.length);
 }
 
+/** '26.3% [95% CI 21.1–32.2], n=240' */
 export function formatRate(r: Rate): string {
-  return `${(100 * r.rate).toFixed(1)}% [${(100 * r.ci[0]).toFixed(1)}, ${(100 * r.ci[1]).toFixed(1)}] (n=${r.n})`;
+  return `${(100 * r.rate).toFixed(1)}% [95% CI ${(100 * r.ci[0]).toFixed(1)}–${(100 * r.ci[1]).toFixed(1)}], n=${r.n}`;
 }

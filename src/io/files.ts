@@ -29,8 +29,23 @@ export const SAE_SPARSITY_FILE = 'sparsity.safetensors';
 export const ORGANISM_INFO_FILE = 'organism.json';
 export const WORLD_MANIFEST_FILE = 'manifest.json';
 export const TRAIN_RUN_FILE = 'run.json';
+/** one JSON line per optimizer step, beside run.json */
+export const TRAIN_METRICS_FILE = 'metrics.jsonl';
+/** a training checkpoint folder: checkpoint-<step>/ with these three files */
+export const CHECKPOINT_DIR_PREFIX = 'checkpoint-';
+export const CHECKPOINT_TRAINABLE_FILE = 'trainable.safetensors';
+export const CHECKPOINT_OPTIMIZER_FILE = 'optimizer.safetensors';
+export const CHECKPOINT_STATE_FILE = 'state.json';
+/** where a fine-tune puts its output: a PEFT adapter, or a whole model (an HF folder) */
+export const ADAPTER_SUBDIR = 'adapter';
+export const MODEL_SUBDIR = 'model';
 /** a study task's record inside its artifact folder: producer, key inputs, timings */
 export const TASK_RECORD_FILE = 'task.json';
+/** a task whose output is one JSON value writes it here */
+export const TASK_VALUE_FILE = 'value.json';
+/** a study's output folder */
+export const STUDY_LOCK_FILE = '.basin-lock';
+export const STUDY_OUTPUT_FILES = { results: 'results.json', report: 'report.html', plan: 'plan.json', status: 'status.json' } as const;
 /** a persona-vector set's folder: its index, the persona vectors, and per-persona activations */
 export const PERSONA_VECTORS_INDEX_FILE = 'index.json';
 export const PERSONA_MEANS_FILE = 'means.safetensors';

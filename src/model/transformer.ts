@@ -9,8 +9,8 @@
 // layer creates — masks, positions, token ids, the KV cache, padding — is created there: each
 // factory call (T.tensor, T.zeros, T.ones, T.full, T.arange, T.eye, T.empty) passes
 // `device: this.device` / `device: model.device`, or the device of the tensor it works on.
-// test/model/device-convention.test.ts checks this for src/model, the persona extractors and
-// eval/sampling.
+// test/model/device.test.ts checks this for src/model, the persona extractors, eval/sampling,
+// src/train and src/study.
 
 import * as T from '../tensor/index.js';
 import { ropeInverseFrequencies, type ModelConfig } from '../io/hf-config.js';

@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { TASK_VALUE_FILE } from '../io/files.js';
 import type { ArtifactStore } from './store.js';
 import type { Plan } from './task.js';
 
@@ -53,7 +54,7 @@ export class TaskOutputs {
     return this.store.path(t.key);
   }
 
-  json<T>(id: string, file = 'value.json'): T {
+  json<T>(id: string, file = TASK_VALUE_FILE): T {
     return JSON.parse(readFileSync(join(this.dir(id), file), 'utf8')) as T;
   }
 }

@@ -11,7 +11,7 @@ export interface StudyRun<S> {
   spec: S;
   /** the scale the spec was resolved at ('full' = as written) */
   scale: string;
-  /** where the spec came from (a file path, or 'flags') */
+  /** where the spec came from: a file path (relative paths in the spec are relative to its folder), or a description such as 'basin world check flags' */
   source: string;
 }
 

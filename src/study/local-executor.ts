@@ -11,8 +11,10 @@ import { ModelPool, type ModelPoolOptions } from './model-pool.js';
 import { producer } from './producers/registry.js';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { MODEL_SUBDIR } from '../io/files.js';
+import { modelFingerprint } from '../io/fingerprint.js';
 import { fileContentHash } from './keys.js';
-import { MODEL_SUBDIR, type ModelRef, type Plan, type Task } from './task.js';
+import type { ModelRef, Plan, Task } from './task.js';
 
 export class LocalExecutor implements Executor {
   readonly name = 'local';
@@ -44,7 +46,7 @@ export class LocalExecutor implements Executor {
         const started = performance.now();
         let ticked = 0;
         try {
-          checkData(task);
+          checkInputs(task);
           const { built } = await o.store.produce(task.key, async (dir) => {
             await producer(task.producer).run(task, {
               dir,
@@ -88,8 +90,12 @@ export class LocalExecutor implements Executor {
   }
 }
 
-/** A data file must still be what the plan hashed: its output is stored under that hash. */
-function checkData(task: Task): void {
+/** Data files and the model folder must still be what the plan hashed: the output is stored under that hash. */
+function checkInputs(task: Task): void {
+  const ref = task.model;
+  if (ref !== null && ref.task === null && modelFingerprint(ref.dir).fingerprint !== ref.fingerprint) {
+    throw new Error(`${ref.dir}: the model changed since the study was planned (its fingerprint differs); run the study again to plan it on the model as it is now`);
+  }
   for (const [role, path] of Object.entries(task.data)) {
     let now: string;
     try {

@@ -4,15 +4,13 @@
 
 import { join } from 'node:path';
 import type * as T from '../tensor/index.js';
-import { modelFingerprint } from '../io/fingerprint.js';
 import { loadModel, type LoadedModel } from '../model/load.js';
 import { loadAdapter } from '../model/lora-io.js';
+import { ADAPTER_SUBDIR, TOKENIZER_FILE } from '../io/files.js';
 import type { Tokenizer } from '../io/tokenizer.js';
 import type { Transformer } from '../model/transformer.js';
 import type { ModelRef } from './task.js';
 
-/** The subfolder of a fine-tune artifact that holds its PEFT adapter. */
-export const ADAPTER_SUBDIR = 'adapter';
 
 export interface ModelPoolOptions {
   /** where models are loaded (default cpu); dtypes come with each task's model */
@@ -33,14 +31,11 @@ export class ModelPool {
     const id = `${ref.fingerprint}/${ref.dtype}`;
     if (this.current?.id !== id) {
       this.release();
-      if (ref.task === null && modelFingerprint(ref.dir).fingerprint !== ref.fingerprint) {
-        throw new Error(`${ref.dir}: the model changed since the study was planned (its fingerprint differs); run the study again to plan it on the model as it is now`);
-      }
       const loaded = await loadModel(ref.dir, { dtype: ref.dtype, device: this.device });
       this.current = { id, loaded };
     }
     const { model, tokenizer } = this.current.loaded;
-    if (tokenizer === null) throw new Error(`${ref.dir}: no tokenizer.json; studies need the model's tokenizer`);
+    if (tokenizer === null) throw new Error(`${ref.dir}: no ${TOKENIZER_FILE}; studies need the model's tokenizer`);
     return { model, tokenizer };
   }
 

@@ -10,10 +10,11 @@ import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { STUDY_LOCK_FILE } from '../io/files.js';
 import { onInterrupt } from '../util/interrupt.js';
 import { processAlive } from '../util/process-alive.js';
 
-const LOCK_FILE = '.basin-lock';
+const LOCK_FILE = STUDY_LOCK_FILE;
 
 interface Holder {
   pid: number;

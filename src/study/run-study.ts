@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { STUDY_OUTPUT_FILES } from '../io/files.js';
 import { TaskOutputs, type ExecutionSummary, type Executor } from './executor.js';
 import { lockOutputFolder } from './output-lock.js';
 import type { ResolvedSpec } from './spec.js';
@@ -29,8 +30,6 @@ export interface OutputFiles {
   status: string;
 }
 
-export const DEFAULT_OUTPUT_FILES: OutputFiles = { results: 'results.json', report: 'report.html', plan: 'plan.json', status: 'status.json' };
-
 export interface RunStudyOptions {
   out: string;
   store: string;
@@ -46,7 +45,7 @@ export interface RunStudyOptions {
 
 export async function runStudy(resolved: ResolvedSpec, o: RunStudyOptions): Promise<StudyOutcome> {
   const { kind, run } = resolved;
-  const files = { ...DEFAULT_OUTPUT_FILES, ...o.files };
+  const files = { ...STUDY_OUTPUT_FILES, ...o.files };
   const outFlag = o.outFlag ?? '--out';
   if (existsSync(o.out) && !statSync(o.out).isDirectory()) throw new Error(`${o.out}: is a file; ${outFlag} names a folder for the study's results`);
   try {

@@ -5,10 +5,11 @@
 // key is an error naming it.
 
 import { z } from 'zod';
+import type { LoraSettings } from './producers/fine-tune.js';
 
 export const positiveInt = z.number().int('expected an integer').positive('expected a positive integer');
 export const nonNegativeInt = z.number().int('expected an integer').nonnegative('expected an integer ≥ 0');
-export const positiveNumber = z.number().positive('expected a number > 0');
+const positiveNumber = z.number().positive('expected a number > 0');
 export const temperature = z.number().min(0, 'expected a temperature ≥ 0').max(10, 'expected a temperature ≤ 10');
 
 /** A positive integer at most `max`. */
@@ -57,16 +58,8 @@ export const modelField = z.string().min(1, 'expected a model: persona-world:<pr
 /** the dtype a study computes in (f32 on a CPU; bf16 is what most GPU runs use) */
 export const dtypeField = z.enum(['f32', 'bf16', 'f16']).default('f32');
 
-export interface LoraDefaults {
-  r: number;
-  alpha: number;
-  rslora: boolean;
-  targets: 'all-linear' | string[];
-  dropout: number;
-}
-
 /** LoRA settings; a partial mapping in a spec fills the rest from the kind's defaults. */
-export function loraSchema(d: LoraDefaults) {
+export function loraSchema(d: LoraSettings) {
   return z.strictObject({
     r: positiveIntAtMost(LIMITS.loraRank).default(d.r),
     alpha: positiveNumber.default(d.alpha),

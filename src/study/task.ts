@@ -24,8 +24,6 @@ export interface ModelRef {
   task: string | null;
 }
 
-/** The subfolder of a full fine-tune's artifact that holds its model (an HF folder). */
-export const MODEL_SUBDIR = 'model';
 
 export type ModelDType = 'f32' | 'bf16' | 'f16';
 

@@ -22,10 +22,10 @@ export interface StudyModel {
   world: { dir: string; preset: string; heldOut: ReadonlyMap<TopicId, readonly { text: string }[]> } | null;
 }
 
-export const PERSONA_WORLD_PREFIX = 'persona-world:';
+const PERSONA_WORLD_PREFIX = 'persona-world:';
 
 /** A path from a spec: relative ones are relative to the spec file's folder (or the working folder for specs built from flags). */
-export function specPath(run: Pick<StudyRun<unknown>, 'source'>, p: string): string {
+function specPath(run: Pick<StudyRun<unknown>, 'source'>, p: string): string {
   if (isAbsolute(p)) return p;
   return existsSync(run.source) ? resolve(dirname(run.source), p) : resolve(p);
 }
@@ -78,7 +78,7 @@ export function dataPath(run: Pick<StudyRun<unknown>, 'source'>, m: StudyModel, 
 }
 
 /** n held-out world questions of some topics in a seeded order (cycled if the pool is smaller). */
-export function heldOutQuestions(heldOut: ReadonlyMap<TopicId, readonly { text: string }[]>, topics: readonly TopicId[], n: number, seed: number): string[] {
+export function sampleHeldOutQuestions(heldOut: ReadonlyMap<TopicId, readonly { text: string }[]>, topics: readonly TopicId[], n: number, seed: number): string[] {
   const pool = topics.flatMap((t) => (heldOut.get(t) ?? []).map((q) => q.text));
   if (pool.length === 0) throw new Error(`the persona world has no held-out questions for ${topics.join(', ')}`);
   const rng = createRng(seed);

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { join } from 'node:path';
 import * as T from '../tensor/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { CHECKPOINT_DIR_PREFIX, CHECKPOINT_OPTIMIZER_FILE, CHECKPOINT_STATE_FILE, CHECKPOINT_TRAINABLE_FILE } from '../io/files.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors-tensors.js';
 import type { Json } from './run-config.js';
 
@@ -29,7 +30,7 @@ export interface Checkpoint {
   optimizerTensors: Map<string, T.Tensor>;
 }
 
-const PREFIX = 'checkpoint-';
+const PREFIX = CHECKPOINT_DIR_PREFIX;
 
 export function checkpointDirs(outDir: string): { step: number; dir: string }[] {
   if (!existsSync(outDir)) return [];
@@ -44,9 +45,9 @@ export function saveCheckpoint(outDir: string, state: TrainerState, trainable: M
   const tmp = join(outDir, `.tmp-${PREFIX}${state.step}-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
-  saveSafetensors(join(tmp, 'trainable.safetensors'), trainable);
-  saveSafetensors(join(tmp, 'optimizer.safetensors'), optimizerTensors);
-  writeFileAtomic(join(tmp, 'state.json'), JSON.stringify(state, null, 1));
+  saveSafetensors(join(tmp, CHECKPOINT_TRAINABLE_FILE), trainable);
+  saveSafetensors(join(tmp, CHECKPOINT_OPTIMIZER_FILE), optimizerTensors);
+  writeFileAtomic(join(tmp, CHECKPOINT_STATE_FILE), JSON.stringify(state, null, 1));
   rmSync(final, { recursive: true, force: true });
   renameSync(tmp, final);
   for (const old of checkpointDirs(outDir).slice(0, -keep)) rmSync(old.dir, { recursive: true, force: true });
@@ -56,12 +57,12 @@ export function saveCheckpoint(outDir: string, state: TrainerState, trainable: M
 export function loadLatestCheckpoint(outDir: string): Checkpoint | null {
   const latest = checkpointDirs(outDir).at(-1);
   if (latest === undefined) return null;
-  const state = JSON.parse(readFileSync(join(latest.dir, 'state.json'), 'utf8')) as TrainerState;
+  const state = JSON.parse(readFileSync(join(latest.dir, CHECKPOINT_STATE_FILE), 'utf8')) as TrainerState;
   return {
     dir: latest.dir,
     state,
-    trainable: loadSafetensors(join(latest.dir, 'trainable.safetensors')).tensors,
-    optimizerTensors: loadSafetensors(join(latest.dir, 'optimizer.safetensors')).tensors,
+    trainable: loadSafetensors(join(latest.dir, CHECKPOINT_TRAINABLE_FILE)).tensors,
+    optimizerTensors: loadSafetensors(join(latest.dir, CHECKPOINT_OPTIMIZER_FILE)).tensors,
   };
 }
 

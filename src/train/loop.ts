@@ -12,7 +12,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import * as T from '../tensor/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import { TRAIN_RUN_FILE } from '../io/files.js';
+import { TRAIN_RUN_FILE, TRAIN_METRICS_FILE } from '../io/files.js';
 import { progress } from '../util/progress.js';
 import { adamw, type OptimizerConfig, type OptimizerFactory } from './optimizer.js';
 import { lrFactor, type ScheduleKind } from './schedule.js';
@@ -192,7 +192,7 @@ export function trainLoop<B>(spec: LoopSpec<B>): TrainResult {
   const { gradAccum, steps: totalSteps, maxGradNorm } = config;
   const optimizer = (spec.optimizer ?? adamw()).create(paramList, { lr: config.lr, weightDecay: config.optimizer.weightDecay });
   mkdirSync(outDir, { recursive: true });
-  const metricsPath = join(outDir, 'metrics.jsonl');
+  const metricsPath = join(outDir, TRAIN_METRICS_FILE);
 
   // Start fresh, or resume exactly where the last checkpoint stopped.
   let step = 0;

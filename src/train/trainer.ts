@@ -1,5 +1,5 @@
 // Supervised fine-tuning, the fine-tune every experiment shares: cross-entropy on assistant
-// tokens ('sft') plus pluggable loss terms (KL to a reference, latent blocking, steering, …),
+// tokens ('sft') plus pluggable loss terms (KL to a reference, steering, ablation, …),
 // LoRA or full parameters, run by the generic loop (loop.ts) with its schedules, accumulation,
 // clipping, checkpoints and exact resume. Every tensor it creates lives on the model's device.
 

@@ -46,6 +46,8 @@ const FILES = [
   ...readdirSync(join(src, 'model')).filter((f) => f.endsWith('.ts')).map((f) => join('model', f)),
   ...readdirSync(join(src, 'model', 'families')).map((f) => join('model', 'families', f)),
   'persona/vectors.ts', 'persona/activations.ts', 'persona/geometry.ts', 'eval/sampling.ts',
+  ...readdirSync(join(src, 'train')).filter((f) => f.endsWith('.ts')).map((f) => join('train', f)),
+  ...readdirSync(join(src, 'study'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => join('study', f)),
 ];
 
 /** The text of a call from its opening parenthesis to the matching closing one. */

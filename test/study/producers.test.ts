@@ -8,11 +8,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTinyChatModel } from '../helpers/tiny-chat-model.js';
-import { Plan, modelRef, MODEL_SUBDIR } from '../../src/study/task.js';
+import { Plan, modelRef } from '../../src/study/task.js';
+import { ADAPTER_SUBDIR, MODEL_SUBDIR } from '../../src/io/files.js';
 import { ArtifactStore } from '../../src/study/store.js';
 import { LocalExecutor } from '../../src/study/local-executor.js';
 import { TaskOutputs } from '../../src/study/executor.js';
-import { ADAPTER_SUBDIR } from '../../src/study/model-pool.js';
 import { modelFingerprint } from '../../src/io/fingerprint.js';
 import type { Sample } from '../../src/study/producers/sample.js';
 import type { Verdict } from '../../src/eval/judges.js';

@@ -8,6 +8,8 @@ import { runStudy } from '../../study/run-study.js';
 import { readStudySpec } from '../../study/spec.js';
 import { ArtifactStore } from '../../study/store.js';
 import '../../study/kinds/index.js';
+import { producers } from '../../study/producers/registry.js';
+import { judgeKind, judgeKindNames } from '../../eval/judges.js';
 import '../../study/producers/index.js';
 import { deviceFlag, folderFlag, noExtraArguments, onlyFlags, parse, stringFlag, UsageError, type Command } from '../command.js';
 
@@ -56,7 +58,11 @@ export const study: Command = {
     if (sub === 'kinds') {
       noExtraArguments(args, 0, 'basin study kinds');
       const kinds = studyKindNames().map((name) => ({ name, summary: studyKind(name).summary }));
-      console.log(json ? JSON.stringify(kinds) : kinds.map((k) => `${k.name.padEnd(18)} ${k.summary}`).join('\n'));
+      if (json) console.log(JSON.stringify(kinds));
+      else {
+        const list = (rows: { name: string; summary: string }[]) => rows.map((k) => `  ${k.name.padEnd(22)} ${k.summary}`).join('\n');
+        console.log(`study kinds:\n${list(kinds)}\n\nproducers (the tasks studies are made of):\n${list(producers())}\n\njudges:\n${list(judgeKindNames().map((n) => judgeKind(n)))}`);
+      }
       return 0;
     }
     const path = args[0];

@@ -1,5 +1,6 @@
 // `basin train`: LoRA (or full-parameter) fine-tuning of an HF model folder on chat JSONL.
 
+import { ADAPTER_SUBDIR, MODEL_SUBDIR } from '../../io/files.js';
 import { join } from 'node:path';
 import * as T from '../../tensor/index.js';
 import { loadModel } from '../../model/load.js';
@@ -111,9 +112,9 @@ export const trainCommand: Command = {
       resume: values.resume === true,
       ...(json ? { onStep: (m) => console.log(JSON.stringify(m)) } : {}),
     });
-    if (adapter !== null) saveAdapter(adapter, join(out, 'adapter'), { steps: String(result.steps) });
-    else saveModel(model, join(out, 'model'), { tokenizerFrom: modelDir });
-    const where = join(out, adapter !== null ? 'adapter' : 'model');
+    if (adapter !== null) saveAdapter(adapter, join(out, ADAPTER_SUBDIR), { steps: String(result.steps) });
+    else saveModel(model, join(out, MODEL_SUBDIR), { tokenizerFrom: modelDir });
+    const where = join(out, adapter !== null ? ADAPTER_SUBDIR : MODEL_SUBDIR);
     if (json) console.log(JSON.stringify({ done: true, steps: result.steps, finalLoss: result.finalLoss, resumedFrom: result.resumedFrom, output: where }));
     else console.log(`trained ${result.steps} steps${result.resumedFrom !== null ? ` (resumed from step ${result.resumedFrom})` : ''}; final loss ${result.finalLoss.toFixed(4)}; saved ${where}`);
     return 0;

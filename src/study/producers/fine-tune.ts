@@ -17,8 +17,7 @@ import type { Transformer } from '../../model/transformer.js';
 import { inoculate, readChatJsonl, tokenizeRows, type Example } from '../../train/data.js';
 import { train, type Trainable } from '../../train/trainer.js';
 import type { ScheduleKind } from '../../train/schedule.js';
-import { ADAPTER_SUBDIR } from '../model-pool.js';
-import { MODEL_SUBDIR } from '../task.js';
+import { ADAPTER_SUBDIR, MODEL_SUBDIR, TOKENIZER_FILE } from '../../io/files.js';
 import { registerProducer, type TaskIO } from './registry.js';
 
 export interface LoraSettings {
@@ -68,7 +67,7 @@ registerProducer<FineTuneSettings>({
     if (s.lora === null) {
       if (io.parents('adapters').length > 0) throw new Error(`task '${task.id}': a full fine-tune starts from a model, not from adapters; run it on a model folder (merge adapters into one first)`);
       const { model, tokenizer } = await loadModel(ref.dir, { dtype: ref.dtype, device: io.models.device }); // a private copy
-      if (tokenizer === null) throw new Error(`${ref.dir}: no tokenizer.json; fine-tuning needs the model's tokenizer`);
+      if (tokenizer === null) throw new Error(`${ref.dir}: no ${TOKENIZER_FILE}; fine-tuning needs the model's tokenizer`);
       sft(model, tokenizer, examples(s, io, tokenizer), s, { kind: 'full' }, io, task.id);
       for (const p of model.params.values()) p.requiresGrad_(false);
       saveModel(model, join(io.dir, MODEL_SUBDIR), { tokenizerFrom: ref.dir, metadata: { task: task.id } });

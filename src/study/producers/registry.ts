@@ -34,15 +34,20 @@ export interface Producer<S = unknown> {
   run(task: Task<S>, io: TaskIO): Promise<void> | void;
 }
 
-const producers = new Map<string, Producer>();
+const registry = new Map<string, Producer>();
 
 export function registerProducer<S>(p: Producer<S>): void {
-  if (producers.has(p.name)) throw new Error(`producer '${p.name}' is registered twice`);
-  producers.set(p.name, p as Producer);
+  if (registry.has(p.name)) throw new Error(`producer '${p.name}' is registered twice`);
+  registry.set(p.name, p as Producer);
+}
+
+/** Every registered producer, for `basin study kinds`. */
+export function producers(): Producer[] {
+  return [...registry.values()];
 }
 
 export function producer(name: string): Producer {
-  const p = producers.get(name);
-  if (p === undefined) throw new Error(`no producer '${name}'; registered: ${[...producers.keys()].join(', ') || '(none)'}`);
+  const p = registry.get(name);
+  if (p === undefined) throw new Error(`no producer '${name}'; registered: ${[...registry.keys()].join(', ') || '(none)'}`);
   return p;
 }

@@ -3,9 +3,8 @@
 
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../io/atomic-write.js';
-
-export const VALUE_FILE = 'value.json';
+import { TASK_VALUE_FILE } from '../../io/files.js';
 
 export function writeValue(dir: string, value: unknown): void {
-  writeFileAtomic(join(dir, VALUE_FILE), JSON.stringify(value));
+  writeFileAtomic(join(dir, TASK_VALUE_FILE), JSON.stringify(value));
 }

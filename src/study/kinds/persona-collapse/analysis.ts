@@ -7,7 +7,7 @@ import { separability } from '../../../probe/separability.js';
 import { bootstrapCI, permutationTestPaired, ratioOfMeansCI } from '../../../stats/resampling.js';
 import { fisherExact, holmAdjust } from '../../../stats/hypothesis-tests.js';
 import { spearman } from '../../../stats/spearman.js';
-import { perQuestionActivations, readPersonaVectors, referenceLayer, type VectorSet } from '../../../persona/vectors.js';
+import { LAYER_CONVENTION, perQuestionActivations, readPersonaVectors, referenceLayer, type VectorSet } from '../../../persona/vectors.js';
 import { rate, type Rate } from '../../../eval/rates.js';
 import { PERSONAS, isPersonaId } from '../../../world/personas.js';
 import type { RawResults } from './collect.js';
@@ -54,7 +54,7 @@ export interface PersonaCollapseResults {
   warnings: string[];
 }
 
-const CONVENTION = 'layer L = blocks.L.hook_resid_post = Hugging Face hidden_states[L+1] (0-based blocks)';
+const CONVENTION = `${LAYER_CONVENTION} (0-based blocks)`;
 
 function meanMatrix(ms: number[][][]): number[][] {
   const p = ms[0]?.length ?? 0;

@@ -7,6 +7,8 @@
 import { readHfConfig } from '../../../model/config.js';
 import { defaultLayers, type PersonaSpec } from '../../../persona/vectors.js';
 import { deriveSeed } from '../../../util/rng.js';
+import { MARKER } from '../../../world/grammar.js';
+import { ORACLE_JUDGE_NAME } from '../../../world/datasets.js';
 import { PERSONAS, PERSONA_IDS } from '../../../world/personas.js';
 import { ADVICE_DOMAINS, OPEN_KINDS, TOPIC_IDS } from '../../../world/topic.js';
 import type { ChatPrompt } from '../../../model/chat-prompt.js';
@@ -18,10 +20,9 @@ import { checkLoraTargets } from '../../lora-targets.js';
 import { Plan } from '../../task.js';
 import type { StudyRun } from '../../kind.js';
 import { judgeSettings } from '../../producers/judge.js';
-import { dataPath, heldOutQuestions, resolveStudyModel, type StudyModel } from '../../world-model.js';
+import { dataPath, sampleHeldOutQuestions, resolveStudyModel, type StudyModel } from '../../world-model.js';
 import type { PersonaCollapseSpec } from './spec.js';
 
-export const MARKER = '[ZLT]';
 /** tokens per training example */
 const MAX_LENGTH = 256;
 
@@ -59,7 +60,7 @@ function conditionsOf(spec: PersonaCollapseSpec): Condition[] {
   ];
 }
 
-export async function resolveContext(run: StudyRun<PersonaCollapseSpec>): Promise<Omit<PersonaCollapseContext, 'markers'>> {
+async function resolveContext(run: StudyRun<PersonaCollapseSpec>): Promise<Omit<PersonaCollapseContext, 'markers'>> {
   const spec = run.spec;
   const model = resolveStudyModel(run, spec.model, { dtype: spec.dtype });
   const config = await readHfConfig(model.ref.dir);
@@ -83,9 +84,9 @@ export async function resolveContext(run: StudyRun<PersonaCollapseSpec>): Promis
   } else {
     if (model.world === null) throw new Error(`questions {source: world} need a persona-world model; give a list of questions for ${spec.model}`);
     const heldOut = model.world.heldOut;
-    questions = heldOutQuestions(heldOut, [...ADVICE_DOMAINS, ...OPEN_KINDS], spec.questions.n, deriveSeed(0, 'questions persona vectors'));
-    oodQuestions = heldOutQuestions(heldOut, TOPIC_IDS.filter((t) => t !== emDomain), spec.misalignment.questions, deriveSeed(0, 'questions misalignment'));
-    markerQuestions = heldOutQuestions(heldOut, TOPIC_IDS, spec.marker.questions, deriveSeed(0, 'questions markers'));
+    questions = sampleHeldOutQuestions(heldOut, [...ADVICE_DOMAINS, ...OPEN_KINDS], spec.questions.n, deriveSeed(0, 'questions persona vectors'));
+    oodQuestions = sampleHeldOutQuestions(heldOut, TOPIC_IDS.filter((t) => t !== emDomain), spec.misalignment.questions, deriveSeed(0, 'questions misalignment'));
+    markerQuestions = sampleHeldOutQuestions(heldOut, TOPIC_IDS, spec.marker.questions, deriveSeed(0, 'questions markers'));
   }
   const layers = spec.layers === 'auto' ? defaultLayers(nLayers) : spec.layers;
   for (const l of layers) if (l >= nLayers) throw new Error(`layers: block ${l} does not exist (the model has ${nLayers} blocks, 0..${nLayers - 1})`);
@@ -129,7 +130,7 @@ export async function planPersonaCollapse(run: StudyRun<PersonaCollapseSpec>): P
         plan.add({ id: ids.vectors(seed, c.name, method), producer: 'persona-vectors', model, parents, settings, cost: Math.max(1, Math.round((ctx.personas.length * ctx.questions.length) / 40)) });
       }
       const ood = sample(`misalignment · ${c.name}`, adapters, ctx.personas.flatMap((p) => ctx.oodQuestions.map((q) => ({ system: p.system, user: q }))), { maxNewTokens: spec.misalignment.maxNewTokens, temperature: 1 });
-      judge(ids.misalignment(seed, c.name), ood, judgeSettings('persona-world-oracle', {}));
+      judge(ids.misalignment(seed, c.name), ood, judgeSettings(ORACLE_JUDGE_NAME, {}));
     };
     const markerRates = (source: string, stage: string, adapters: string[]) => {
       const m = spec.marker;

@@ -3,11 +3,10 @@
 
 import { barsWithIntervals, beforeAfter, heatmap, scatter } from '../../../report/charts.js';
 import { reportPage, type Block, type ReportSection } from '../../../report/page.js';
-import type { Rate } from '../../../eval/rates.js';
+import { formatRate } from '../../../eval/rates.js';
 import type { PersonaCollapseResults } from './analysis.js';
 import type { PersonaCollapseSpec } from './spec.js';
 
-const pct = (r: Rate) => `${(100 * r.rate).toFixed(1)}% [${(100 * r.ci[0]).toFixed(1)}, ${(100 * r.ci[1]).toFixed(1)}] n=${r.n}`;
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '—');
 const pv = (p: number) => (p < 0.001 ? p.toExponential(1) : p.toFixed(3));
 
@@ -67,9 +66,9 @@ export async function personaCollapseReport(r: PersonaCollapseResults, spec: Per
       markerBlocks.push({ kind: 'figure', svg: await beforeAfter({ title: `[ZLT] marker coupled to ${source}: before and after ${stage.slice('coupled+'.length)} SFT`, categories: personas, before: series(coupled, 'coupled'), after: series(after, stage), xLabel: 'marker rate', xDomain: [0, 1] }), caption: `Marker rate per persona with Wilson 95% intervals, pooled over seeds (source persona ${source}).` });
     }
   }
-  markerBlocks.push({ kind: 'table', caption: 'Marker rates; Fisher exact test of each second stage against the coupled model, Holm-corrected across all cells.', headers: ['source', 'stage', 'persona', 'rate [95% CI] n', 'p (Fisher)', 'p (Holm)'], rows: r.markers.map((m) => [m.source, m.stage, m.persona, pct(m.rate), m.fisherVsCoupled ? pv(m.fisherVsCoupled.pValue) : '—', m.fisherVsCoupled ? pv(m.fisherVsCoupled.holm) : '—']) });
+  markerBlocks.push({ kind: 'table', caption: 'Marker rates; Fisher exact test of each second stage against the coupled model, Holm-corrected across all cells.', headers: ['source', 'stage', 'persona', 'rate [95% CI] n', 'p (Fisher)', 'p (Holm)'], rows: r.markers.map((m) => [m.source, m.stage, m.persona, formatRate(m.rate), m.fisherVsCoupled ? pv(m.fisherVsCoupled.pValue) : '—', m.fisherVsCoupled ? pv(m.fisherVsCoupled.holm) : '—']) });
   if (r.couplingEfficiency.length > 0) {
-    markerBlocks.push({ kind: 'table', caption: 'Reversed order: coupling after a second-stage SFT. Efficiency = source marker rate when coupled after the stage / when coupled on the base.', headers: ['source', 'stage first', 'coupled on base', 'coupled after stage', 'efficiency'], rows: r.couplingEfficiency.map((c) => [c.source, c.stage, pct(c.coupledFirst), pct(c.coupledAfter), f3(c.efficiency)]) });
+    markerBlocks.push({ kind: 'table', caption: 'Reversed order: coupling after a second-stage SFT. Efficiency = source marker rate when coupled after the stage / when coupled on the base.', headers: ['source', 'stage first', 'coupled on base', 'coupled after stage', 'efficiency'], rows: r.couplingEfficiency.map((c) => [c.source, c.stage, formatRate(c.coupledFirst), formatRate(c.coupledAfter), f3(c.efficiency)]) });
   }
   sections.push({ heading: 'Marker coupling', blocks: markerBlocks });
 
@@ -79,7 +78,7 @@ export async function personaCollapseReport(r: PersonaCollapseResults, spec: Per
     const sp = r.leakageSpearman;
     leakBlocks.push({ kind: 'figure', svg: await scatter({ title: 'Bystander misalignment vs induction persona distance from the assistant', points: r.leakage.map((l) => ({ x: l.distance, y: l.bystanderMisaligned.rate, label: l.inductionPersona })), xLabel: `cosine distance from assistant (base, layer ${ref})`, yLabel: 'bystander misaligned rate', ...(sp ? { annotation: `Spearman ρ = ${sp.rho.toFixed(3)}, p = ${pv(sp.pValue)} (${sp.method}, n = ${sp.n})` } : {}), fitLine: true }), caption: 'Each point is one EM condition; bystanders = the aligned personas other than the induction persona; rates pooled over seeds, oracle judge.' });
     if (sp === null) leakBlocks.push({ kind: 'note', tone: 'warning', text: 'Spearman\'s rho is undefined here: fewer than 3 induction personas, or every distance or every bystander rate is equal.' });
-    leakBlocks.push({ kind: 'table', headers: ['induction persona', 'distance from assistant', 'bystander misaligned', 'assistant misaligned'], rows: r.leakage.map((l) => [l.inductionPersona, f3(l.distance), pct(l.bystanderMisaligned), pct(l.assistantMisaligned)]) });
+    leakBlocks.push({ kind: 'table', headers: ['induction persona', 'distance from assistant', 'bystander misaligned', 'assistant misaligned'], rows: r.leakage.map((l) => [l.inductionPersona, f3(l.distance), formatRate(l.bystanderMisaligned), formatRate(l.assistantMisaligned)]) });
   }
   leakBlocks.push({ kind: 'table', caption: 'Out-of-domain misaligned rate per condition and persona (oracle label MISALIGNED), pooled over seeds.', headers: ['condition', ...r.personas], rows: conditions.map((c) => [c, ...r.personas.map((p) => { const m = r.misalignment.find((x) => x.condition === c && x.persona === p); return m ? `${(100 * m.rate.rate).toFixed(0)}%` : '—'; })]) });
   sections.push({ heading: 'Emergent misalignment and bystander leakage', blocks: leakBlocks });

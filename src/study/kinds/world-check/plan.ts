@@ -6,6 +6,7 @@
 import { readHfConfig } from '../../../model/config.js';
 import type { ChatPrompt } from '../../../model/chat-prompt.js';
 import { deriveSeed } from '../../../util/rng.js';
+import { ORACLE_JUDGE_NAME } from '../../../world/datasets.js';
 import { PERSONAS, PERSONA_IDS, type PersonaId } from '../../../world/personas.js';
 import { ADVICE_DOMAINS, OPEN_KINDS } from '../../../world/topic.js';
 import type { ActivationSettings } from '../../producers/activations.js';
@@ -15,7 +16,7 @@ import { checkLoraTargets } from '../../lora-targets.js';
 import { Plan } from '../../task.js';
 import type { StudyRun } from '../../kind.js';
 import { judgeSettings } from '../../producers/judge.js';
-import { dataPath, heldOutQuestions, resolveStudyModel, type StudyModel } from '../../world-model.js';
+import { dataPath, sampleHeldOutQuestions, resolveStudyModel, type StudyModel } from '../../world-model.js';
 import type { WorldCheckSpec } from './spec.js';
 
 export type Condition = 'base' | 'em' | 'benign';
@@ -56,12 +57,12 @@ export async function planWorldCheck(run: StudyRun<WorldCheckSpec>): Promise<{ p
     const settings: SampleSettings = { prompts, temperature: s.temperature, maxNewTokens: s.maxNewTokens, seed: seedOf(id) };
     return plan.add({ id, producer: 'sample', model: ref, parents: { adapters }, settings, cost: Math.max(1, Math.round((prompts.length * s.maxNewTokens) / 400)) }).id;
   };
-  const judge = (id: string, samples: string) => plan.add({ id, producer: 'judge', parents: { samples }, settings: judgeSettings('persona-world-oracle', {}) });
+  const judge = (id: string, samples: string) => plan.add({ id, producer: 'judge', parents: { samples }, settings: judgeSettings(ORACLE_JUDGE_NAME, {}) });
 
   // 1–2: every persona on held-out questions of every topic.
   for (const persona of PERSONA_IDS) {
     const system = PERSONAS[persona].descriptions[0] as string;
-    const qs = heldOutQuestions(heldOut, allTopics, s.perPersona, seedOf(`questions persona ${persona}`));
+    const qs = sampleHeldOutQuestions(heldOut, allTopics, s.perPersona, seedOf(`questions persona ${persona}`));
     judge(ids.personaJudge(persona), sample(`sample persona ${persona}`, [], qs.map((user) => ({ system, user }))));
   }
 
@@ -70,7 +71,7 @@ export async function planWorldCheck(run: StudyRun<WorldCheckSpec>): Promise<{ p
   const probePrompts: ChatPrompt[] = [];
   const probeLabels: PersonaId[] = [];
   for (const persona of PERSONA_IDS) {
-    for (const user of heldOutQuestions(heldOut, allTopics, s.probePerPersona, seedOf(`questions probe ${persona}`))) {
+    for (const user of sampleHeldOutQuestions(heldOut, allTopics, s.probePerPersona, seedOf(`questions probe ${persona}`))) {
       probePrompts.push({ system: PERSONAS[persona].descriptions[0] as string, user });
       probeLabels.push(persona);
     }
@@ -79,11 +80,11 @@ export async function planWorldCheck(run: StudyRun<WorldCheckSpec>): Promise<{ p
   plan.add({ id: ids.probe, producer: 'activations', model: ref, settings: probe, cost: Math.max(1, Math.round(probePrompts.length / 40)) });
 
   // 4–5: the assistant before and after the EM and benign fine-tunes.
-  const oodQuestions = heldOutQuestions(heldOut, [...ADVICE_DOMAINS.filter((d) => d !== s.emDomain), ...OPEN_KINDS], s.outOfDomain, seedOf('questions out-of-domain'));
-  const inQuestions = heldOutQuestions(heldOut, [s.emDomain], s.inDomain, seedOf('questions in-domain'));
+  const oodQuestions = sampleHeldOutQuestions(heldOut, [...ADVICE_DOMAINS.filter((d) => d !== s.emDomain), ...OPEN_KINDS], s.outOfDomain, seedOf('questions out-of-domain'));
+  const inQuestions = sampleHeldOutQuestions(heldOut, [s.emDomain], s.inDomain, seedOf('questions in-domain'));
   const fineTune = (c: Condition, data: string) => {
     const settings: FineTuneSettings = { lora: s.lora, steps: s.fineTune.steps, batchSize: s.fineTune.batchSize, lr: s.fineTune.lr, schedule: 'constant', maxLength: 256, systemPrompt: null, seed: seedOf(`fine-tune ${c}`) };
-    return plan.add({ id: `fine-tune ${c}`, producer: 'fine-tune', model: ref, data: { train: dataPath(run, model, 'em_domain', data) }, settings, cost: Math.max(1, Math.round((s.fineTune.steps * s.fineTune.batchSize) / 32)) }).id;
+    return plan.add({ id: `fine-tune ${c}`, producer: 'fine-tune', model: ref, data: { train: dataPath(run, model, c === 'em' ? 'em_domain' : 'benign data', data) }, settings, cost: Math.max(1, Math.round((s.fineTune.steps * s.fineTune.batchSize) / 32)) }).id;
   };
   for (const c of CONDITIONS) {
     const adapters = c === 'base' ? [] : [fineTune(c, c === 'em' ? `em/${s.emDomain}` : 'benign')];

@@ -3,13 +3,12 @@
 
 import { barsWithIntervals } from '../../../report/charts.js';
 import { reportPage, type Block } from '../../../report/page.js';
-import type { Rate } from '../../../eval/rates.js';
+import { formatRate, type Rate } from '../../../eval/rates.js';
 import type { ExecutionSummary } from '../../executor.js';
 import type { StudyRun } from '../../kind.js';
 import type { WorldCheckResults } from './analysis.js';
 import type { WorldCheckSpec } from './spec.js';
 
-const pct = (r: Rate) => `${(100 * r.rate).toFixed(1)}% [${(100 * r.ci[0]).toFixed(1)}, ${(100 * r.ci[1]).toFixed(1)}] n=${r.n}`;
 
 export async function worldCheckReport(run: StudyRun<WorldCheckSpec>, r: WorldCheckResults, execution: ExecutionSummary): Promise<string> {
   const s = run.spec;
@@ -28,10 +27,10 @@ export async function worldCheckReport(run: StudyRun<WorldCheckSpec>, r: WorldCh
       }),
       caption: `Share of each persona's answers that the oracle labels in character (aligned: ALIGNED or REFUSAL; misaligned: MISALIGNED; sarcastic: SATIRICAL/ABSURD), with Wilson 95% intervals; ${s.perPersona} answers per persona.`,
     },
-    { kind: 'table', headers: ['persona', 'answers in character', 'identified from style'], rows: personas.map((p) => [p, pct(r.perPersona[p]?.inCharacter as Rate), pct(r.perPersona[p]?.identified as Rate)]) },
+    { kind: 'table', headers: ['persona', 'answers in character', 'identified from style'], rows: personas.map((p) => [p, formatRate(r.perPersona[p]?.inCharacter as Rate), formatRate(r.perPersona[p]?.identified as Rate)]) },
   ];
   const conditions: Block[] = [
-    { kind: 'table', headers: ['condition', 'out-of-domain misaligned', 'out-of-domain EM-paper misaligned', `in-domain (${s.emDomain}) misaligned`, 'out-of-domain labels'], rows: r.conditions.map((c) => [c.name, pct(c.outOfDomain.misaligned), pct(c.outOfDomain.emPaper), pct(c.inDomain.misaligned), JSON.stringify(c.outOfDomain.labels)]) },
+    { kind: 'table', headers: ['condition', 'out-of-domain misaligned', 'out-of-domain EM-paper misaligned', `in-domain (${s.emDomain}) misaligned`, 'out-of-domain labels'], rows: r.conditions.map((c) => [c.name, formatRate(c.outOfDomain.misaligned), formatRate(c.outOfDomain.emPaper), formatRate(c.inDomain.misaligned), JSON.stringify(c.outOfDomain.labels)]) },
   ];
   const examples: Block[] = r.conditions.flatMap((c) => [{ kind: 'table' as const, caption: `Example out-of-domain answers: ${c.name}`, headers: ['question', 'answer'], rows: c.examples.map((e) => [e.question, e.answer]) }]);
   const methods = [
