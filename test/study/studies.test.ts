@@ -118,10 +118,13 @@ test('the world check runs as a study kind on the tiny organism, with its seven 
   assert.deepEqual((again.results as WorldCheckResults).criteria, r.criteria);
 });
 
-test('the study report renders in headless Chromium: every chart drawn, no errors, no requests', async (t) => {
+test('the study reports render in headless Chromium: every chart drawn, no errors, no requests', async (t) => {
   const CHROMIUM = '/usr/bin/chromium';
-  if (!existsSync(CHROMIUM) || !existsSync(join(root, 'report.html'))) {
-    t.skip(existsSync(CHROMIUM) ? 'the study test above did not write a report' : 'no /usr/bin/chromium (apt-get install -y chromium)');
+  // 2 M1 bar charts, heatmaps for method A at 2 layers and B at the reference layer (5 conditions each), 2 marker charts, 1 scatter;
+  // the world check: one chart of answers in character.
+  const reports = [{ path: join(root, 'report.html'), charts: 2 + 5 * 3 + 2 + 1 }, { path: join(root, 'check', 'report.html'), charts: 1 }];
+  if (!existsSync(CHROMIUM) || !reports.every((r) => existsSync(r.path))) {
+    t.skip(existsSync(CHROMIUM) ? 'the study tests above did not write their reports' : 'no /usr/bin/chromium (apt-get install -y chromium)');
     return;
   }
   const { chromium } = await import('playwright-core');
@@ -130,23 +133,25 @@ test('the study report renders in headless Chromium: every chart drawn, no error
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   try {
-    const url = pathToFileURL(join(root, 'report.html')).href;
-    const requests: string[] = [];
-    const problems: string[] = [];
-    context.on('request', (r) => requests.push(r.url()));
-    const page = context.pages()[0] ?? (await context.newPage());
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
-    page.on('pageerror', (e) => problems.push(e.message));
-    await page.goto(url, { waitUntil: 'load' });
-    const charts = await page.evaluate(() => [...document.querySelectorAll('figure .chart > svg')].map((svg) => {
-      const box = svg.getBoundingClientRect();
-      return { w: box.width, h: box.height, marks: svg.querySelectorAll('.role-mark > *').length, title: svg.querySelector('.role-title-text text')?.textContent ?? '' };
-    }));
-    // 2 M1 bar charts, heatmaps for method A at 2 layers and B at the reference layer (5 conditions each), 2 marker charts, 1 scatter.
-    assert.equal(charts.length, 2 + 5 * 3 + 2 + 1);
-    for (const c of charts) assert.ok(c.w > 150 && c.h > 100 && c.marks > 0, `'${c.title}' drawn at ${c.w}×${c.h} with ${c.marks} marks`);
-    assert.deepEqual(problems, []);
-    assert.deepEqual(requests, [url]);
+    for (const report of reports) {
+      const url = pathToFileURL(report.path).href;
+      const requests: string[] = [];
+      const problems: string[] = [];
+      const page = await context.newPage();
+      page.on('request', (r) => requests.push(r.url()));
+      page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
+      page.on('pageerror', (e) => problems.push(e.message));
+      await page.goto(url, { waitUntil: 'load' });
+      const charts = await page.evaluate(() => [...document.querySelectorAll('figure .chart > svg')].map((svg) => {
+        const box = svg.getBoundingClientRect();
+        return { w: box.width, h: box.height, marks: svg.querySelectorAll('.role-mark > *').length, title: svg.querySelector('.role-title-text text')?.textContent ?? '' };
+      }));
+      assert.equal(charts.length, report.charts, report.path);
+      for (const c of charts) assert.ok(c.w > 150 && c.h > 100 && c.marks > 0, `'${c.title}' drawn at ${c.w}×${c.h} with ${c.marks} marks`);
+      assert.deepEqual(problems, []);
+      assert.deepEqual(requests, [url]);
+      await page.close();
+    }
   } finally {
     await context.close();
   }
