@@ -1,12 +1,9 @@
 // The judge producer: verdicts for a parent sample task's answers (role `samples`), by a judge
 // from the eval layer's registry. Output: value.json, one verdict per answer, in order.
 
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { createJudge, judgeKind } from '../../eval/judges.js';
 import type { Sample } from './sample.js';
-import { writeValue } from './value.js';
-import { TASK_VALUE_FILE } from '../../io/files.js';
+import { readValue, writeValue } from './value.js';
 import { registerProducer } from './registry.js';
 
 export interface JudgeSettings {
@@ -30,7 +27,7 @@ registerProducer<JudgeSettings>({
     const { judge: name, version, options } = task.settings;
     if (judgeKind(name).version !== version) throw new Error(`task '${task.id}': planned for version ${version} of judge '${name}', which is now version ${judgeKind(name).version}; plan the study again`);
     const judge = createJudge(name, options);
-    const samples = JSON.parse(readFileSync(join(io.parent('samples'), TASK_VALUE_FILE), 'utf8')) as Sample[];
+    const samples = readValue<Sample[]>(io.parent('samples'));
     const verdicts = await judge.judge(samples.map((s) => ({ question: s.user, answer: s.answer })));
     io.progress(1);
     writeValue(io.dir, verdicts);

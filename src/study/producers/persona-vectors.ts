@@ -3,11 +3,10 @@
 // over response tokens of sampled answers (a parent sample task, role `responses`, holding
 // responsesPerQuestion answers per persona × question, persona-major).
 
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { extractPersonaVectors, type PersonaSpec, type VectorMethod } from '../../persona/vectors.js';
 import type { Sample } from './sample.js';
-import { TASK_VALUE_FILE } from '../../io/files.js';
+import { readValue } from './value.js';
 import { registerProducer } from './registry.js';
 
 export const VECTORS_SUBDIR = 'v';
@@ -32,7 +31,7 @@ registerProducer<PersonaVectorSettings>({
     let responses: Map<string, string[][]> | undefined;
     if (s.method === 'B') {
       const k = s.responsesPerQuestion ?? 0;
-      const texts = (JSON.parse(readFileSync(join(io.parent('responses'), TASK_VALUE_FILE), 'utf8')) as Sample[]).map((x) => x.answer);
+      const texts = readValue<Sample[]>(io.parent('responses')).map((x) => x.answer);
       const q = s.questions.length;
       if (texts.length !== s.personas.length * q * k) throw new Error(`task '${task.id}': ${texts.length} responses, expected ${s.personas.length} personas × ${q} questions × ${k}`);
       responses = new Map(s.personas.map((p, pi) => [p.id, s.questions.map((_, qi) => texts.slice((pi * q + qi) * k, (pi * q + qi + 1) * k))]));
