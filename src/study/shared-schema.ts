@@ -77,3 +77,13 @@ export function fineTuneSchema(d: { steps: number; batchSize: number; lr: number
     lr: positiveNumber.max(1, 'expected a learning rate ≤ 1').default(d.lr),
   }).default(d);
 }
+
+/**
+ * A judge by registered name and its options (checked when the study is planned: an unknown
+ * option, or an LLM judge with no server configured, fails the plan, not a task).
+ */
+export const judgeField = z.strictObject({
+  name: z.string().min(1, "expected a judge name (see 'basin study kinds')"),
+  options: z.record(z.string(), z.unknown()).default({}),
+});
+export type JudgeField = z.infer<typeof judgeField>;

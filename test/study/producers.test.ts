@@ -15,7 +15,7 @@ import { LocalExecutor } from '../../src/study/local-executor.js';
 import { TaskOutputs } from '../../src/study/executor.js';
 import { modelFingerprint } from '../../src/io/fingerprint.js';
 import type { Sample } from '../../src/study/producers/sample.js';
-import type { Verdict } from '../../src/eval/judges.js';
+import type { Verdict } from '../../src/eval/judges/index.js';
 import type { Evaluation } from '../../src/study/producers/evaluate.js';
 import * as T from '../../src/tensor/index.js';
 import { loadModel } from '../../src/model/load.js';

@@ -9,17 +9,18 @@ import { readStudySpec } from '../../study/spec.js';
 import { ArtifactStore } from '../../study/store.js';
 import '../../study/kinds/index.js';
 import { producers } from '../../study/producers/registry.js';
-import { judgeKind, judgeKindNames } from '../../eval/judges.js';
+import { judgeKind, judgeKindNames } from '../../eval/judges/index.js';
+import { checkBaseUrl } from '../../eval/endpoint.js';
 import '../../study/producers/index.js';
 import { deviceFlag, folderFlag, noExtraArguments, onlyFlags, parse, stringFlag, UsageError, type Command } from '../command.js';
 
 export const DEFAULT_STORE = join(CACHE, 'artifacts');
 
 /** The flags each subcommand takes (besides --help, --json, --verbose). */
-const FLAGS = { run: ['scale', 'out', 'store', 'device'], plan: ['scale', 'store'], kinds: [] } as const;
+const FLAGS = { run: ['scale', 'out', 'store', 'device', 'judge-url'], plan: ['scale', 'store', 'judge-url'], kinds: [] } as const;
 
-const usage = `basin study run SPEC.yaml [--scale NAME] [--out DIR] [--store DIR] [--device D] [--json]
-basin study plan SPEC.yaml [--scale NAME] [--store DIR] [--json]
+const usage = `basin study run SPEC.yaml [--scale NAME] [--out DIR] [--store DIR] [--device D] [--judge-url URL] [--json]
+basin study plan SPEC.yaml [--scale NAME] [--store DIR] [--judge-url URL] [--json]
 basin study kinds [--json]
 
   run    checks the spec, plans its tasks (fine-tunes, samples, judgements, vectors, …), runs
@@ -36,6 +37,10 @@ basin study kinds [--json]
   --store DIR    the artifact store (default ${DEFAULT_STORE}; env BASIN_CACHE moves .basin)
   --device D     cpu (default), cuda or cuda:N: where models run (the spec's dtype is part of
                  every key; the device is not)
+  --judge-url U  the OpenAI-compatible server LLM judges (logprob, rubric, multi) call, e.g.
+                 http://127.0.0.1:8000/v1 ('basin serve' makes one); default $BASIN_JUDGE_URL,
+                 else $OPENAI_BASE_URL; the key comes from $BASIN_JUDGE_API_KEY or $OPENAI_API_KEY.
+                 The judge model's name and settings are part of judgement keys; the server is not
 
 Specs: studies/*.yaml. Unknown fields, wrong types, values out of range and repeated list entries
 are errors naming the field, before anything runs. A flag a subcommand does not take is an error.`;
@@ -45,7 +50,7 @@ export const study: Command = {
   summary: 'run an end-to-end study from a YAML spec (cached, resumable) and write its report',
   usage,
   async run(argv) {
-    const { values, positionals, help } = parse(argv, { scale: { type: 'string' }, out: { type: 'string' }, store: { type: 'string' }, device: { type: 'string' } });
+    const { values, positionals, help } = parse(argv, { scale: { type: 'string' }, out: { type: 'string' }, store: { type: 'string' }, device: { type: 'string' }, 'judge-url': { type: 'string' } });
     if (help) {
       console.log(usage);
       return 0;
@@ -71,6 +76,8 @@ export const study: Command = {
     const scale = stringFlag(values, 'scale') ?? 'full';
     const storeDir = folderFlag(values, 'store', DEFAULT_STORE);
     const device = deviceFlag(values);
+    const judgeUrl = stringFlag(values, 'judge-url');
+    if (judgeUrl !== undefined) process.env.BASIN_JUDGE_URL = checkBaseUrl(judgeUrl, '--judge-url');
     const resolved = readStudySpec(path, scale);
     if (sub === 'plan') {
       const { plan } = await resolved.kind.plan(resolved.run);

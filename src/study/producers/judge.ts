@@ -1,7 +1,8 @@
 // The judge producer: verdicts for a parent sample task's answers (role `samples`), by a judge
 // from the eval layer's registry. Output: value.json, one verdict per answer, in order.
 
-import { createJudge, judgeKind } from '../../eval/judges.js';
+import { createJudge, judgeKind, OFFLINE } from '../../eval/judges/index.js';
+import { judgeContext } from '../../eval/endpoint.js';
 import type { Sample } from './sample.js';
 import { readValue, writeValue } from './value.js';
 import { registerProducer } from './registry.js';
@@ -13,10 +14,18 @@ export interface JudgeSettings {
   options: Record<string, unknown>;
 }
 
-/** Settings for a judge task; the judge is built once here, so bad options fail the plan. */
+/**
+ * Settings for a judge task; the judge is built once here, so bad options fail the plan (an LLM
+ * judge with no endpoint configured too).
+ */
 export function judgeSettings(judge: string, options: Record<string, unknown>): JudgeSettings {
-  createJudge(judge, options);
+  describeJudge({ judge, version: 0, options });
   return { judge, version: judgeKind(judge).version, options };
+}
+
+/** The judge of these settings and its settings, in words (for reports). */
+export function describeJudge(s: JudgeSettings): string {
+  return createJudge(s.judge, s.options, judgeKind(s.judge).usesEndpoint ? judgeContext() : OFFLINE).describe;
 }
 
 registerProducer<JudgeSettings>({
@@ -26,7 +35,7 @@ registerProducer<JudgeSettings>({
   async run(task, io) {
     const { judge: name, version, options } = task.settings;
     if (judgeKind(name).version !== version) throw new Error(`task '${task.id}': planned for version ${version} of judge '${name}', which is now version ${judgeKind(name).version}; plan the study again`);
-    const judge = createJudge(name, options);
+    const judge = createJudge(name, options, judgeContext());
     const samples = readValue<Sample[]>(io.parent('samples'));
     const verdicts = await judge.judge(samples.map((s) => ({ question: s.user, answer: s.answer })));
     io.progress(1);

@@ -49,6 +49,8 @@ export interface PersonaCollapseResults {
   /** null when undefined: fewer than 3 induction personas, or all distances or all rates equal */
   leakageSpearman: { rho: number; pValue: number; n: number; method: string } | null;
   misalignment: { condition: string; persona: string; rate: Rate }[];
+  /** the misalignment judge and its settings, in words */
+  misalignmentJudge: string;
   seconds: number;
   /** preconditions that failed, in words: the report shows them first */
   warnings: string[];
@@ -81,8 +83,10 @@ function resampledMeans(perQuestion: { rows: Float64Array[]; labels: string[] },
 /** Preconditions the results rest on, checked: a failed one is said in words. */
 function warningsOf(raw: RawResults, markers: PersonaCollapseResults['markers']): string[] {
   const out: string[] = [];
-  if (!raw.isPersonaWorld) {
-    out.push(`Misalignment (and leakage) was judged by the persona-world oracle, which parses only the persona world's grammar: on ${raw.model} it cannot read free text, so every misalignment rate here is meaningless (answers it cannot parse count as INCOHERENT, not misaligned). Use a persona-world organism, or an LLM judge when basin has one.`);
+  const unjudged = raw.measurements.reduce((n, m) => n + m.unjudged, 0);
+  if (unjudged > 0) {
+    const total = unjudged + raw.measurements.reduce((n, m) => n + Object.values(m.misaligned).reduce((a, c) => a + c.n, 0), 0);
+    out.push(`The misalignment judge (${raw.misalignmentJudge}) gave no verdict for ${unjudged} of ${total} answers (refused to score or unparseable); they are left out of every misalignment rate's denominator. If many are missing, the rates describe the answers the judge could read, not all answers.`);
   }
   for (const source of raw.spec.marker.sources) {
     const coupled = markers.find((m) => m.source === source && m.stage === 'coupled' && m.persona === source);
@@ -253,6 +257,6 @@ export function analyse(raw: RawResults): PersonaCollapseResults {
 
   return {
     study: spec.name, model: raw.model, personas, questions: q, layers: raw.layers, referenceLayer: refLayer, seeds: spec.seeds,
-    layerConvention: CONVENTION, m1, m2, m3, headline, markers: markerRows, couplingEfficiency, leakage, leakageSpearman, misalignment, seconds: raw.seconds, warnings: warningsOf(raw, markerRows),
+    layerConvention: CONVENTION, m1, m2, m3, headline, markers: markerRows, couplingEfficiency, leakage, leakageSpearman, misalignment, misalignmentJudge: raw.misalignmentJudge, seconds: raw.seconds, warnings: warningsOf(raw, markerRows),
   };
 }

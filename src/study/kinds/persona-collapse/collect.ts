@@ -2,7 +2,7 @@
 // per (condition, seed, method), misaligned counts per persona, marker counts per persona.
 
 import { join } from 'node:path';
-import type { Verdict } from '../../../eval/judges.js';
+import { isJudged, MISALIGNED, type Verdict } from '../../../eval/judges/index.js';
 import type { PersonaSpec } from '../../../persona/vectors.js';
 import type { TaskOutputs } from '../../executor.js';
 import { VECTORS_SUBDIR } from '../../producers/persona-vectors.js';
@@ -14,8 +14,10 @@ export interface ConditionMeasurement {
   seed: number;
   /** method → vector set folder */
   vectors: Partial<Record<'A' | 'B', string>>;
-  /** persona → {k misaligned, n} on out-of-domain questions */
+  /** persona → {k misaligned, n judged} on out-of-domain questions */
   misaligned: Record<string, { k: number; n: number }>;
+  /** answers the judge gave no verdict for (refused to score, unparsed): out of every denominator */
+  unjudged: number;
 }
 
 export interface MarkerMeasurement {
@@ -39,15 +41,15 @@ export interface RawResults {
   measurements: ConditionMeasurement[];
   markers: MarkerMeasurement[];
   seconds: number;
-  /** whether the model is a persona-world organism (its oracle judge can read its answers) */
-  isPersonaWorld: boolean;
+  /** the misalignment judge and its settings, in words */
+  misalignmentJudge: string;
 }
 
-/** persona → {k, n}: verdicts in persona-major order, `per` of them per persona. */
+/** persona → {k, n}: verdicts in persona-major order, `per` of them per persona; n counts judged verdicts only. */
 function countPerPersona(personas: PersonaSpec[], verdicts: Verdict[], per: number, hit: (v: Verdict) => boolean): Record<string, { k: number; n: number }> {
   const out: Record<string, { k: number; n: number }> = {};
   personas.forEach((p, pi) => {
-    const chunk = verdicts.slice(pi * per, (pi + 1) * per);
+    const chunk = verdicts.slice(pi * per, (pi + 1) * per).filter(isJudged);
     out[p.id] = { k: chunk.filter(hit).length, n: chunk.length };
   });
   return out;
@@ -60,10 +62,10 @@ export function collect(spec: PersonaCollapseSpec, ctx: PersonaCollapseContext, 
       const vectors: ConditionMeasurement['vectors'] = {};
       for (const method of spec.methods) vectors[method] = join(outputs.dir(ids.vectors(seed, c.name, method)), VECTORS_SUBDIR);
       const verdicts = outputs.json<Verdict[]>(ids.misalignment(seed, c.name));
-      measurements.push({ condition: c.name, seed, vectors, misaligned: countPerPersona(ctx.personas, verdicts, ctx.oodQuestions.length, (v) => v.label === 'MISALIGNED') });
+      measurements.push({ condition: c.name, seed, vectors, misaligned: countPerPersona(ctx.personas, verdicts, ctx.oodQuestions.length, (v) => v.label === MISALIGNED), unjudged: verdicts.filter((v) => !isJudged(v)).length });
     }
   }
   const per = ctx.markerQuestions.length * spec.marker.samplesPerQuestion;
   const markers = ctx.markers.map((m) => ({ source: m.source, seed: m.seed, stage: m.stage, rates: countPerPersona(ctx.personas, outputs.json<Verdict[]>(m.judge), per, (v) => v.label === 'CONTAINS') }));
-  return { spec, model: ctx.model.ref.dir, personas: ctx.personas, questions: ctx.questions, layers: ctx.layers, nLayers: ctx.nLayers, conditions: ctx.conditions, measurements, markers, seconds, isPersonaWorld: ctx.model.world !== null };
+  return { spec, model: ctx.model.ref.dir, personas: ctx.personas, questions: ctx.questions, layers: ctx.layers, nLayers: ctx.nLayers, conditions: ctx.conditions, measurements, markers, seconds, misalignmentJudge: ctx.misalignmentJudge };
 }

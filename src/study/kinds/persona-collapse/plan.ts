@@ -19,7 +19,7 @@ import type { SampleSettings } from '../../producers/sample.js';
 import { checkLoraTargets } from '../../lora-targets.js';
 import { Plan } from '../../task.js';
 import type { StudyRun } from '../../kind.js';
-import { judgeSettings } from '../../producers/judge.js';
+import { describeJudge, judgeSettings } from '../../producers/judge.js';
 import { dataPath, sampleHeldOutQuestions, resolveStudyModel, type StudyModel } from '../../world-model.js';
 import type { PersonaCollapseSpec } from './spec.js';
 
@@ -44,6 +44,8 @@ export interface PersonaCollapseContext {
   conditions: Condition[];
   /** the marker measurements the plan holds: (seed, source, stage) and their task ids */
   markers: { seed: number; source: string; stage: string; judge: string }[];
+  /** the misalignment judge and its settings, in words */
+  misalignmentJudge: string;
 }
 
 /** Task ids, shared by plan and analysis. */
@@ -60,7 +62,7 @@ function conditionsOf(spec: PersonaCollapseSpec): Condition[] {
   ];
 }
 
-async function resolveContext(run: StudyRun<PersonaCollapseSpec>): Promise<Omit<PersonaCollapseContext, 'markers'>> {
+async function resolveContext(run: StudyRun<PersonaCollapseSpec>): Promise<Omit<PersonaCollapseContext, 'markers' | 'misalignmentJudge'>> {
   const spec = run.spec;
   const model = resolveStudyModel(run, spec.model, { dtype: spec.dtype });
   const config = await readHfConfig(model.ref.dir);
@@ -88,6 +90,12 @@ async function resolveContext(run: StudyRun<PersonaCollapseSpec>): Promise<Omit<
     oodQuestions = sampleHeldOutQuestions(heldOut, TOPIC_IDS.filter((t) => t !== emDomain), spec.misalignment.questions, deriveSeed(0, 'questions misalignment'));
     markerQuestions = sampleHeldOutQuestions(heldOut, TOPIC_IDS, spec.marker.questions, deriveSeed(0, 'questions markers'));
   }
+  if (model.world === null && spec.misalignment.judge.name === ORACLE_JUDGE_NAME) {
+    throw new Error(
+      `misalignment.judge: the persona-world oracle reads only the persona world's text, and ${spec.model} is not a persona-world organism; ` +
+        `judge with an LLM judge, e.g. misalignment: {judge: {name: logprob, options: {model: <judge model>}}}, and give the judge's server with --judge-url (any OpenAI-compatible server; 'basin serve --model DIR' makes one)`,
+    );
+  }
   const layers = spec.layers === 'auto' ? defaultLayers(nLayers) : spec.layers;
   for (const l of layers) if (l >= nLayers) throw new Error(`layers: block ${l} does not exist (the model has ${nLayers} blocks, 0..${nLayers - 1})`);
   return { model, nLayers, personas, questions, oodQuestions, markerQuestions, layers, conditions: conditionsOf(spec) };
@@ -101,6 +109,7 @@ export async function planPersonaCollapse(run: StudyRun<PersonaCollapseSpec>): P
   const plan = new Plan();
   const model = ctx.model.ref;
   const markers: PersonaCollapseContext['markers'] = [];
+  const misalignmentJudge = withField('misalignment.judge', () => judgeSettings(spec.misalignment.judge.name, spec.misalignment.judge.options));
   const systemOf = (id: string) => (ctx.personas.find((p) => p.id === id) as PersonaSpec).system;
   const costOfSampling = (n: number, tokens: number) => Math.max(1, Math.round((n * tokens) / 400));
 
@@ -130,7 +139,7 @@ export async function planPersonaCollapse(run: StudyRun<PersonaCollapseSpec>): P
         plan.add({ id: ids.vectors(seed, c.name, method), producer: 'persona-vectors', model, parents, settings, cost: Math.max(1, Math.round((ctx.personas.length * ctx.questions.length) / 40)) });
       }
       const ood = sample(`misalignment · ${c.name}`, adapters, ctx.personas.flatMap((p) => ctx.oodQuestions.map((q) => ({ system: p.system, user: q }))), { maxNewTokens: spec.misalignment.maxNewTokens, temperature: 1 });
-      judge(ids.misalignment(seed, c.name), ood, judgeSettings(ORACLE_JUDGE_NAME, {}));
+      judge(ids.misalignment(seed, c.name), ood, misalignmentJudge);
     };
     const markerRates = (source: string, stage: string, adapters: string[]) => {
       const m = spec.marker;
@@ -165,5 +174,14 @@ export async function planPersonaCollapse(run: StudyRun<PersonaCollapseSpec>): P
       }
     }
   }
-  return { plan, context: { ...ctx, markers } };
+  return { plan, context: { ...ctx, markers, misalignmentJudge: describeJudge(misalignmentJudge) } };
+}
+
+/** Runs fn, prefixing an error with the spec field it concerns. */
+function withField<R>(field: string, fn: () => R): R {
+  try {
+    return fn();
+  } catch (e) {
+    throw new Error(`${field}: ${(e as Error).message}`);
+  }
 }

@@ -3,7 +3,8 @@
 // upper bound and every list's entries must be distinct.
 
 import { z } from 'zod';
-import { distinct, dtypeField, fineTuneSchema, LIMITS, loraSchema, maxNewTokens, modelField, nonNegativeInt, positiveIntAtMost, questionCount, sampleCount, seeds, temperature } from '../../shared-schema.js';
+import { ORACLE_JUDGE_NAME } from '../../../world/datasets.js';
+import { distinct, dtypeField, judgeField, fineTuneSchema, LIMITS, loraSchema, maxNewTokens, modelField, nonNegativeInt, positiveIntAtMost, questionCount, sampleCount, seeds, temperature } from '../../shared-schema.js';
 
 const personaId = z.string().min(1, 'expected a persona id');
 const dataName = z.string().min(1, "expected a world data set ('em/finance', 'benign', 'marker/<persona>') or a .jsonl path");
@@ -40,8 +41,12 @@ export const personaCollapseSchema = z.strictObject({
     maxNewTokens: maxNewTokens.default(112),
     temperature: temperature.default(1),
   }).default({ sources: ['evil_ai', 'villain', 'sarcastic'], secondStage: ['em', 'benign'], reversed: true, questions: 12, samplesPerQuestion: 2, maxNewTokens: 112, temperature: 1 }),
-  /** out-of-domain questions per persona for misalignment rates (leakage) */
-  misalignment: z.strictObject({ questions: questionCount.default(16), maxNewTokens: maxNewTokens.default(112) }).default({ questions: 16, maxNewTokens: 112 }),
+  /** out-of-domain questions per persona for misalignment rates (leakage), and the judge that labels the answers */
+  misalignment: z.strictObject({
+    questions: questionCount.default(16),
+    maxNewTokens: maxNewTokens.default(112),
+    judge: judgeField.default({ name: ORACLE_JUDGE_NAME, options: {} }),
+  }).default({ questions: 16, maxNewTokens: 112, judge: { name: ORACLE_JUDGE_NAME, options: {} } }),
   statistics: z.strictObject({ bootstrap: positiveIntAtMost(LIMITS.bootstrap).default(2000), permutations: positiveIntAtMost(LIMITS.permutations).default(10000) }).default({ bootstrap: 2000, permutations: 10000 }),
 });
 

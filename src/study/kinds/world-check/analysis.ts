@@ -3,7 +3,7 @@
 // harmful answer, any severity); the EM-paper rate (aligned < 30 and coherent > 50, i.e.
 // severity ≥ 3) is reported beside it.
 
-import { createJudge, type Verdict } from '../../../eval/judges.js';
+import { createJudge, type Verdict } from '../../../eval/judges/index.js';
 import { LAYER_CONVENTION } from '../../../persona/vectors.js';
 import { ORACLE_JUDGE_NAME } from '../../../world/datasets.js';
 import { formatRate, rateOf, type Rate } from '../../../eval/rates.js';

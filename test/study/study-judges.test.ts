@@ -1,0 +1,40 @@
+// Studies choose their judge, and a judge that cannot read the model's answers fails the plan,
+// before any compute: the persona-world oracle on a Hugging Face model is an error naming the
+// fix, never a report of 0% misalignment.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeTinyChatModel } from '../helpers/tiny-chat-model.js';
+import { parseStudySpec } from '../../src/study/spec.js';
+import '../../src/study/kinds/index.js';
+
+const root = mkdtempSync(join(tmpdir(), 'basin-study-judges-'));
+test.after(() => rmSync(root, { recursive: true, force: true }));
+const model = join(root, 'tiny');
+writeTinyChatModel(model);
+
+const spec = (extra: string) => `study: persona-collapse
+name: hf
+model: ${model}
+questions: [What should I do with my savings?, How do I fix a flat tyre?]
+misalignment: { questions: 2${extra} }
+marker: { questions: 2 }
+`;
+
+async function plan(text: string): Promise<unknown> {
+  const { kind, run } = parseStudySpec(text, join(root, 's.yaml'), 'full');
+  return kind.plan(run);
+}
+
+test('the oracle judge on a Hugging Face model fails the plan and names the fix', async () => {
+  await assert.rejects(plan(spec('')), /misalignment\.judge: the persona-world oracle reads only the persona world's text, and .*tiny is not a persona-world organism; judge with an LLM judge, e\.g\. misalignment: \{judge: \{name: logprob, options: \{model: <judge model>\}\}\}, and give the judge's server with --judge-url/);
+});
+
+test('a judge field is validated like every spec field', async () => {
+  assert.throws(() => parseStudySpec(spec(', judge: { name: contains, optionz: {} }'), 's.yaml', 'full'), /misalignment\.judge.*optionz/);
+  await assert.rejects(plan(spec(', judge: { name: nope }')), /misalignment\.judge: no judge 'nope'; judges: persona-world-oracle, contains/);
+  await assert.rejects(plan(spec(', judge: { name: contains, options: { txt: x } }')), /misalignment\.judge: judge 'contains' needs options\.text/);
+});
