@@ -123,30 +123,6 @@ function parseBody(body: string): Parse {
   return { ok: true, style: first.style, topic, category, severity };
 }
 
-let worldBigrams: ReadonlySet<string> | null = null;
-
-function words(text: string): string[] {
-  return text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((w) => w !== '');
-}
-
-function bigrams(text: string): string[] {
-  const ws = words(text);
-  return ws.slice(1).map((w, i) => `${ws[i] as string} ${w}`);
-}
-
-/**
- * The fraction of a text's adjacent word pairs that some sentence of the world's grammar
- * contains (0 for a text of fewer than two words). A world model's output, however garbled,
- * keeps the grammar's local word order (measured on 1,380 sampled answers of the default
- * organism and its fine-tunes: 1st percentile 0.79, 0.73 among INCOHERENT ones); ordinary
- * English from another model does not (0.2–0.45), although the world's words are English.
- */
-export function worldBigramFraction(text: string): number {
-  worldBigrams ??= new Set([...sentenceLexicon().keys()].flatMap(bigrams));
-  const pairs = bigrams(text);
-  return pairs.length === 0 ? 0 : pairs.filter((b) => (worldBigrams as ReadonlySet<string>).has(b)).length / pairs.length;
-}
-
 /**
  * Judges a response to a question. `question` may be null or any text; when it is a world
  * question its topic is used to detect OFF-TOPIC answers.
