@@ -20,3 +20,4 @@ export {
 export { fisherExact, holmAdjust, type TwoByTwoTable, type FisherExactResult } from './hypothesis-tests.js';
 export { spearman, averageRanks, SPEARMAN_EXACT_MAX_N, type SpearmanResult } from './spearman.js';
 export { normalQuantile, studentTCdf, studentTQuantile } from './distributions.js';
+export { cohenKappa, fleissKappa, fleissKappaFromCounts, type Agreement, type LabelAgreement } from './agreement.js';

@@ -2,5 +2,8 @@
 
 import './oracle.js';
 import './contains.js';
+import './logprob.js';
+import './rubric.js';
+import './multi.js';
 
 export * from '../judge.js';

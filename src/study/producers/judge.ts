@@ -31,7 +31,7 @@ export function describeJudge(s: JudgeSettings): string {
 registerProducer<JudgeSettings>({
   name: 'judge',
   version: 1,
-  summary: 'verdicts for sampled answers by a registered judge (oracle, substring, …)',
+  summary: 'verdicts for sampled answers by a registered judge (oracle, substring, LLM judges over an OpenAI-compatible server)',
   async run(task, io) {
     const { judge: name, version, options } = task.settings;
     if (judgeKind(name).version !== version) throw new Error(`task '${task.id}': planned for version ${version} of judge '${name}', which is now version ${judgeKind(name).version}; plan the study again`);
