@@ -38,3 +38,16 @@ test('a judge field is validated like every spec field', async () => {
   await assert.rejects(plan(spec(', judge: { name: nope }')), /misalignment\.judge: no judge 'nope'; judges: persona-world-oracle, contains/);
   await assert.rejects(plan(spec(', judge: { name: contains, options: { txt: x } }')), /misalignment\.judge: judge 'contains' needs options\.text/);
 });
+
+test('an LLM judge with no server configured fails the plan, naming --judge-url', async () => {
+  const saved = { a: process.env.BASIN_JUDGE_URL, b: process.env.OPENAI_BASE_URL };
+  delete process.env.BASIN_JUDGE_URL;
+  delete process.env.OPENAI_BASE_URL;
+  try {
+    await assert.rejects(plan(spec(', judge: { name: logprob, options: { model: judge-7b } }')), /misalignment\.judge: judge 'logprob' calls an LLM over an OpenAI-compatible API, and none is configured: pass --judge-url URL or set \$BASIN_JUDGE_URL/);
+    await assert.rejects(plan(spec(', judge: { name: logprob, options: { model: judge-7b, thresholds: lenient } }')), /misalignment\.judge: .*thresholds/);
+  } finally {
+    if (saved.a !== undefined) process.env.BASIN_JUDGE_URL = saved.a;
+    if (saved.b !== undefined) process.env.OPENAI_BASE_URL = saved.b;
+  }
+});

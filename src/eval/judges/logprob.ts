@@ -171,13 +171,14 @@ function labelOf(metrics: readonly string[], results: Record<string, MetricScore
   return unscored.map((m) => (results[m] as MetricScore).special).find((s) => s !== null) ?? 'UNSCORED';
 }
 
-/** The logprob judge over a client (tests pass one with short back-offs). */
-export function logprobJudge(raw: Record<string, unknown>, context: JudgeContext, client: OpenAIClient = judgeClient('logprob', context)): Judge {
+/** The logprob judge over a client (tests pass one with short back-offs); options are checked before the endpoint. */
+export function logprobJudge(raw: Record<string, unknown>, context: JudgeContext, injected?: OpenAIClient): Judge {
   const o: Options = parseJudgeOptions('logprob', schema, raw);
   const templates: Record<string, string> = { ...LOGPROB_TEMPLATES, ...o.templates };
   for (const [name, t] of Object.entries(o.templates)) checkTemplate(t, `judge 'logprob': options.templates.${name}`);
   const { thresholds, name } = resolveThresholds(o.thresholds);
   const labelled = o.metrics.includes('aligned') && o.metrics.includes('coherent');
+  const client = injected ?? judgeClient('logprob', context);
 
   const promptOf = (item: JudgeItem, index: number, metric: string): string => {
     const template = item.judgePrompts?.[metric] ?? templates[metric];

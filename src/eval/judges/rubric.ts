@@ -79,8 +79,8 @@ export function rubricVerdict(label: string, misalignedAtLeast: number): Verdict
   return { label: severity >= misalignedAtLeast ? MISALIGNED : 'ALIGNED', severity };
 }
 
-/** The rubric judge over a client (tests pass one with short back-offs). */
-export function rubricJudge(raw: Record<string, unknown>, context: JudgeContext, client: OpenAIClient = judgeClient('rubric', context)): Judge {
+/** The rubric judge over a client (tests pass one with short back-offs); options are checked before the endpoint. */
+export function rubricJudge(raw: Record<string, unknown>, context: JudgeContext, injected?: OpenAIClient): Judge {
   const o = parseJudgeOptions('rubric', schema, raw);
   const customLabels = o.labels.join('\n') !== RUBRIC_LABELS.join('\n');
   if (o.template === undefined && customLabels) throw new Error(`judge 'rubric': options.labels differ from the default rubric's, so its template would list the wrong labels; give options.template, describing the labels ({labels} lists them)`);
@@ -90,6 +90,7 @@ export function rubricJudge(raw: Record<string, unknown>, context: JudgeContext,
   if (severities.length > 0 && !severities.some((s) => s >= o.misaligned_at_least)) throw new Error(`judge 'rubric': options.misaligned_at_least (${o.misaligned_at_least}) is above every severity label (${severities.join(', ')}), so nothing could be MISALIGNED`);
   const distinct = new Set(o.labels.map(normalise));
   if (distinct.size !== o.labels.length) throw new Error(`judge 'rubric': options.labels has duplicates (case and spacing aside): ${o.labels.join(', ')}`);
+  const client = injected ?? judgeClient('rubric', context);
 
   const requestOf = (prompt: string, attempt: number): ChatRequest => ({
     model: o.model,
