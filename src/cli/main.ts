@@ -9,8 +9,9 @@ import { generateCommand } from './commands/generate.js';
 import { world } from './commands/world.js';
 import { trainCommand } from './commands/train.js';
 import { study } from './commands/study.js';
+import { evalCommand } from './commands/eval.js';
 
-const commands: Command[] = [world, study, trainCommand, inspect, generateCommand, demo];
+const commands: Command[] = [world, study, trainCommand, evalCommand, inspect, generateCommand, demo];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -1,0 +1,262 @@
+// `basin eval`: a model (with stacked LoRA adapters) on a question suite, judged, with
+// per-question and overall misalignment rates. Every flag, the suite, the adapters' folders, the
+// judge and its options are checked before the model is loaded, so a typo costs no compute.
+
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type * as T from '../../tensor/index.js';
+import { writeFileAtomic } from '../../io/atomic-write.js';
+import { ADAPTER_CONFIG_FILE, ADAPTER_SUBDIR, HF_CONFIG_FILE, TOKENIZER_FILE } from '../../io/files.js';
+import { loadModel } from '../../model/load.js';
+import { loadAdapter } from '../../model/lora-io.js';
+import { PRESETS } from '../../organism/recipe.js';
+import { organismDir } from '../../organism/paths.js';
+import { progress } from '../../util/progress.js';
+import { checkBaseUrl, judgeContext } from '../../eval/endpoint.js';
+import { evaluateSuite, planSamples, type SuiteEvaluation } from '../../eval/em.js';
+import { CONFIDENCE } from '../../eval/em-rates.js';
+import { createJudge, judgeKind, judgeKindNames, MISALIGNED, NOT_JUDGED_LABELS, OFFLINE, type Judge } from '../../eval/judges/index.js';
+import { readSuite, SUITE_LIMITS, suiteFormatNames, suiteFormats, type QuestionSuite } from '../../eval/suites/index.js';
+import { PERSONA_WORLD_PREFIX } from '../../eval/suites/persona-world.js';
+import { ORACLE_JUDGE_NAME } from '../../world/datasets.js';
+import { deviceFlag, noExtraArguments, numberFlag, parse, seedFlag, stringFlag, UsageError, type Command } from '../command.js';
+
+const DEFAULT_MODEL = `${PERSONA_WORLD_PREFIX}default`;
+const DTYPES = ['f32', 'bf16', 'f16'];
+
+/** Text wrapped at `width` columns, every line indented by `indent` spaces. */
+function wrap(text: string, indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line !== '' && indent + line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = `  ${word}`;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  lines.push(line);
+  return lines.map((l) => ' '.repeat(indent) + l).join('\n');
+}
+
+const usage = `basin eval [--model DIR] [--adapter DIR …] [--suite FILE|persona-world:PRESET/NAME]
+           [--suite-format F] [--judge NAME] [--judge-option key=value …] [--judge-url URL]
+           [--label L] [--samples-per-paraphrase N] [--temperature T] [--top-p P]
+           [--max-new-tokens M] [--batch-size B] [--seed S] [--device D] [--dtype T] [--out FILE.jsonl] [--json]
+
+Samples answers to every paraphrase of every question of a suite (each question's system
+prompt, samples_per_paraphrase answers per paraphrase), judges each answer, and reports the
+share of judged answers labelled MISALIGNED per question and overall. Answers the judge gave
+no verdict for (${[...NOT_JUDGED_LABELS].join(', ')}) are counted but leave the denominator. Each rate
+has a Wilson score 95% interval (answers as independent); the overall rate also has one
+that allows for answers to one question being alike: Wilson at the design-effect-corrected n
+(Kish deff = 1 + (m − 1)·ICC, the intra-question correlation estimated by one-way ANOVA).
+With no flags: the persona-world organism on its held-out questions, judged by its oracle.
+
+Model
+  --model DIR            Hugging Face model folder, or persona-world:PRESET for the world's
+                         organism (default ${DEFAULT_MODEL})
+  --adapter DIR          a PEFT LoRA adapter folder (or a basin train --out folder); repeat to
+                         stack several, applied in order
+  --device D             cpu (default), cuda or cuda:N
+  --dtype T              ${DTYPES.join(', ')} (default f32)
+
+Suite
+  --suite SOURCE         a suite file, or persona-world:PRESET/NAME (default, for a persona-world
+                         model: persona-world:PRESET/held-out)
+  --suite-format F       read the file as F instead of by its extension; formats:
+${suiteFormats().map((f) => wrap(`${f.name}: ${f.summary}`, 27, 96)).join('\n')}
+  --samples-per-paraphrase N   answers per paraphrase, replacing the suite's own
+
+Judge
+  --judge NAME           the judge (default, for a persona-world model: ${ORACLE_JUDGE_NAME}); judges:
+${wrap(judgeKindNames().join(', '), 25, 96)}
+  --judge-option K=V     an option of the judge (repeat); V is read as JSON when it parses
+                         (numbers, true, lists), else as text: --judge-option text=[ZLT]
+  --judge-url URL        the OpenAI-compatible server LLM judges call (default $BASIN_JUDGE_URL,
+                         else $OPENAI_BASE_URL)
+  --label L              the label whose rate is reported (default ${MISALIGNED}; e.g. CONTAINS
+                         with the contains judge)
+
+Sampling
+  --temperature T        default 1 (the EM paper's)
+  --top-p P              nucleus sampling, in (0, 1] (default off, as the EM paper)
+  --max-new-tokens M     default 256 (the EM paper used 600 on real models)
+  --batch-size B         prompts generated at once (default 64)
+  --seed S               default 0
+
+Output
+  --out FILE.jsonl       every judgement, one JSON object per line (questionId, paraphraseIndex,
+                         paraphrase, system, sample, answer, verdict), written atomically
+  --json                 one JSON object on stdout (settings, per-question and overall rates,
+                         no judgements; those go to --out), no progress bars`;
+
+/** --judge-option key=value pairs as the judge's options object. */
+function judgeOptions(raw: readonly string[]): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  for (const pair of raw) {
+    const eq = pair.indexOf('=');
+    const key = eq < 0 ? '' : pair.slice(0, eq);
+    if (!/^[A-Za-z_][\w.-]*$/.test(key)) throw new UsageError(`--judge-option ${pair}: expected key=value, e.g. --judge-option text=[ZLT]`);
+    if (key in options) throw new UsageError(`--judge-option ${key} is given twice`);
+    const text = pair.slice(eq + 1);
+    try {
+      options[key] = JSON.parse(text);
+    } catch {
+      options[key] = text;
+    }
+  }
+  return options;
+}
+
+/** The model folder: an HF folder, or the organism of persona-world:PRESET. */
+function modelFolder(model: string): { dir: string; preset: string | null } {
+  if (model.startsWith(PERSONA_WORLD_PREFIX)) {
+    const preset = model.slice(PERSONA_WORLD_PREFIX.length);
+    if (PRESETS[preset] === undefined) throw new UsageError(`--model ${model}: no persona-world preset '${preset}'; presets: ${Object.keys(PRESETS).join(', ')}`);
+    const dir = organismDir(preset);
+    if (!existsSync(join(dir, HF_CONFIG_FILE))) throw new Error(`--model ${model}: no organism at ${dir}; train one with: basin world train --preset ${preset}`);
+    return { dir, preset };
+  }
+  if (!existsSync(join(model, HF_CONFIG_FILE))) throw new UsageError(`--model ${model}: not a Hugging Face model folder (no ${HF_CONFIG_FILE}); give a model folder or persona-world:PRESET`);
+  return { dir: model, preset: null };
+}
+
+/** An adapter folder: DIR itself, or DIR/adapter of a basin train run. */
+function adapterFolder(dir: string): string {
+  if (existsSync(join(dir, ADAPTER_CONFIG_FILE))) return dir;
+  if (existsSync(join(dir, ADAPTER_SUBDIR, ADAPTER_CONFIG_FILE))) return join(dir, ADAPTER_SUBDIR);
+  throw new UsageError(`--adapter ${dir}: no ${ADAPTER_CONFIG_FILE} there or in ${join(dir, ADAPTER_SUBDIR)}; give a PEFT adapter folder or a basin train --out folder`);
+}
+
+/** --out: not a folder, and no file where its folder would be. */
+function outFile(path: string): string {
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`--out ${path}: is a folder; give a file name, e.g. ${join(path, 'judgements.jsonl')}`);
+  let p = dirname(resolve(path));
+  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+  if (!statSync(p).isDirectory()) throw new UsageError(`--out ${path}: ${p} is a file, so the folder cannot be made`);
+  return path;
+}
+
+function listFlag(v: unknown): string[] {
+  return v === undefined ? [] : (v as string[]);
+}
+
+const pct = (x: number | null): string => (x === null ? '–' : `${(100 * x).toFixed(1)}%`);
+const range = (ci: readonly [number, number] | null): string => (ci === null ? '–' : `${(100 * ci[0]).toFixed(1)}–${(100 * ci[1]).toFixed(1)}%`);
+const labelList = (labels: Record<string, number>): string => Object.entries(labels).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([l, n]) => `${l} ${n}`).join(', ');
+
+/** The per-question table and the overall rate with both intervals. */
+function report(r: SuiteEvaluation, model: string, adapters: readonly string[]): string {
+  const label = r.settings.label;
+  const head = ['question', 'answers', 'judged', label, 'rate', `${100 * CONFIDENCE}% CI (Wilson)`, 'labels'];
+  const rows = r.questions.map((q) => [q.id, String(q.samples), String(q.judged), String(q.hits), pct(q.rate), range(q.wilson), labelList(q.labels)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] as string).length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ').trimEnd();
+  const o = r.overall;
+  const notJudged = Object.entries(o.labels).filter(([l]) => NOT_JUDGED_LABELS.has(l));
+  return [
+    `model: ${model}${adapters.length > 0 ? ` + adapters ${adapters.join(', ')}` : ''}`,
+    `suite: ${r.suite.source} (${r.suite.format}, ${r.suite.questions} questions, ${o.samples} answers; temperature ${r.settings.temperature}, max ${r.settings.maxNewTokens} new tokens, seed ${r.settings.seed})`,
+    `judge: ${r.judge}`,
+    '',
+    line(head),
+    ...rows.map(line),
+    '',
+    `overall ${label} rate: ${pct(o.rate)} (${o.hits} of ${o.judged} judged answers, pooled over questions; ${o.notJudged} not judged${notJudged.length > 0 ? `: ${notJudged.map(([l, n]) => `${l} ${n}`).join(', ')}` : ''})`,
+    `  ${100 * CONFIDENCE}% CI, Wilson score (answers taken as independent): ${range(o.wilson)}`,
+    o.clustered === null
+      ? `  ${100 * CONFIDENCE}% CI, clustered by question: – (needs at least 2 questions with judged answers)`
+      : `  ${100 * CONFIDENCE}% CI, Wilson at the design-effect-corrected n (${o.clustered.clusters} questions, ICC ${o.clustered.icc.toFixed(3)}, deff ${o.clustered.designEffect.toFixed(2)}, effective n ${o.clustered.effectiveN.toFixed(1)}): ${range([o.clustered.lower, o.clustered.upper])}`,
+  ].join('\n');
+}
+
+function writeJudgements(path: string, r: SuiteEvaluation): void {
+  mkdirSync(dirname(resolve(path)), { recursive: true });
+  writeFileAtomic(path, (function* () {
+    for (const j of r.judgements) yield Buffer.from(JSON.stringify(j) + '\n', 'utf8');
+  })());
+}
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'sample a model on a question suite, judge the answers, report misalignment rates with intervals',
+  usage,
+  async run(argv) {
+    const { values, positionals, help } = parse(argv, {
+      model: { type: 'string' }, adapter: { type: 'string', multiple: true }, suite: { type: 'string' }, 'suite-format': { type: 'string' },
+      judge: { type: 'string' }, 'judge-option': { type: 'string', multiple: true }, 'judge-url': { type: 'string' }, label: { type: 'string' },
+      'samples-per-paraphrase': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, 'max-new-tokens': { type: 'string' },
+      'batch-size': { type: 'string' }, seed: { type: 'string' }, device: { type: 'string' }, dtype: { type: 'string' }, out: { type: 'string' },
+    });
+    if (help) {
+      console.log(usage);
+      return 0;
+    }
+    noExtraArguments(positionals, 0, 'basin eval');
+    const json = values.json === true;
+    // flags
+    const modelArg = stringFlag(values, 'model') ?? DEFAULT_MODEL;
+    const temperature = numberFlag(values, 'temperature', 1, { min: 0 });
+    const topP = values['top-p'] === undefined ? undefined : numberFlag(values, 'top-p', 1, { min: 0, max: 1 });
+    if (topP === 0) throw new UsageError('--top-p must be above 0 (it keeps the smallest set of tokens whose probability reaches P)');
+    const maxNewTokens = numberFlag(values, 'max-new-tokens', 256, { integer: true, min: 1, max: 100_000 });
+    const batchSize = numberFlag(values, 'batch-size', 64, { integer: true, min: 1, max: 65_536 });
+    const seed = seedFlag(values);
+    const samples = values['samples-per-paraphrase'] === undefined ? undefined : numberFlag(values, 'samples-per-paraphrase', 1, { integer: true, min: 1, max: SUITE_LIMITS.samplesPerParaphrase });
+    const device = deviceFlag(values);
+    const dtype = stringFlag(values, 'dtype') ?? 'f32';
+    if (!DTYPES.includes(dtype)) throw new UsageError(`--dtype ${dtype}: use ${DTYPES.join(', ')}`);
+    const label = stringFlag(values, 'label') ?? MISALIGNED;
+    if (NOT_JUDGED_LABELS.has(label)) throw new UsageError(`--label ${label}: answers with that label are not judged, so they are never in a rate's denominator; count them from the label columns`);
+    const format = stringFlag(values, 'suite-format');
+    if (format !== undefined && !suiteFormatNames().includes(format)) throw new UsageError(`--suite-format ${format}: formats: ${suiteFormatNames().join(', ')}`);
+    const out = stringFlag(values, 'out');
+    if (out !== undefined) outFile(out);
+    const judgeUrl = stringFlag(values, 'judge-url');
+    if (judgeUrl !== undefined) {
+      try {
+        checkBaseUrl(judgeUrl, '--judge-url');
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
+    // model and adapter folders (not loaded yet)
+    const { dir: modelDir, preset } = modelFolder(modelArg);
+    const adapters = listFlag(values.adapter).map(adapterFolder);
+    // the suite, read and checked whole
+    const suiteArg = stringFlag(values, 'suite') ?? (preset !== null ? `${PERSONA_WORLD_PREFIX}${preset}/held-out` : undefined);
+    if (suiteArg === undefined) throw new UsageError('missing --suite FILE|persona-world:PRESET/NAME (only a persona-world model has a default suite)');
+    const suite: QuestionSuite = readSuite(suiteArg, format);
+    planSamples(suite, samples); // refuses an evaluation too large, before anything is loaded
+    // the judge, built with its options
+    const judgeName = stringFlag(values, 'judge') ?? (preset !== null ? ORACLE_JUDGE_NAME : undefined);
+    if (judgeName === undefined) throw new UsageError(`missing --judge NAME (only a persona-world model has a default judge); judges: ${judgeKindNames().join(', ')}`);
+    if (!judgeKindNames().includes(judgeName)) throw new UsageError(`--judge ${judgeName}: no such judge; judges: ${judgeKindNames().join(', ')}`);
+    const kind = judgeKind(judgeName);
+    if (judgeUrl !== undefined && !kind.usesEndpoint) throw new UsageError(`--judge-url: judge '${judgeName}' calls no server; drop --judge-url or use an LLM judge`);
+    let judge: Judge;
+    try {
+      judge = createJudge(judgeName, judgeOptions(listFlag(values['judge-option'])), kind.usesEndpoint ? judgeContext(judgeUrl !== undefined ? { baseUrl: judgeUrl } : {}) : OFFLINE);
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      throw new UsageError(`--judge ${judgeName}: ${(e as Error).message}`);
+    }
+    // compute
+    const { model, tokenizer } = await loadModel(modelDir, { device, dtype: dtype as T.DType });
+    if (tokenizer === null) throw new Error(`${modelDir}: no ${TOKENIZER_FILE}, so questions cannot be encoded`);
+    adapters.forEach((dir, i) => loadAdapter(model, dir, `adapter-${i}`));
+    const result = await evaluateSuite(model, tokenizer, suite, judge, {
+      temperature, maxNewTokens, seed, batchSize, label,
+      ...(samples !== undefined ? { samplesPerParaphrase: samples } : {}), ...(topP !== undefined ? { topP } : {}),
+      progress: (stage, total) => progress(`eval: ${stage}`, total, { quiet: json, unit: 'answers' }),
+    });
+    if (out !== undefined) writeJudgements(out, result);
+    if (json) {
+      console.log(JSON.stringify({ model: modelDir, adapters, ...result, judgements: undefined, out: out ?? null }));
+    } else {
+      console.log(report(result, modelDir, adapters));
+      if (out !== undefined) console.log(`\n${result.judgements.length} judgements written to ${out}`);
+    }
+    return 0;
+  },
+};
