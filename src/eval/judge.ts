@@ -86,6 +86,8 @@ export interface Judge {
   describe: string;
   /** one verdict per item, in order */
   judge(items: JudgeItem[]): Promise<Verdict[]>;
+  /** throws, naming the fix, when the judge cannot judge answers to these questions (called before sampling) */
+  checkQuestions?(questions: readonly string[]): void;
 }
 
 export interface JudgeKind {

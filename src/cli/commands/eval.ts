@@ -241,6 +241,11 @@ export const evalCommand: Command = {
       if (e instanceof UsageError) throw e;
       throw new UsageError(`--judge ${judgeName}: ${(e as Error).message}`);
     }
+    try {
+      judge.checkQuestions?.(suite.questions.flatMap((q) => q.paraphrases));
+    } catch (e) {
+      throw new UsageError(`--judge ${judgeName}: ${(e as Error).message}`);
+    }
     // compute
     const { model, tokenizer } = await loadModel(modelDir, { device, dtype: dtype as T.DType });
     if (tokenizer === null) throw new Error(`${modelDir}: no ${TOKENIZER_FILE}, so questions cannot be encoded`);

@@ -7,15 +7,15 @@
 import { ORACLE_JUDGE_NAME } from '../../world/datasets.js';
 import { judge as oracleJudge } from '../../world/oracle.js';
 import { topicOfQuestion } from '../../world/questions.js';
-import { onlyOptions, registerJudgeKind, type JudgeItem } from '../judge.js';
+import { onlyOptions, registerJudgeKind } from '../judge.js';
 
 /** Throws when some questions are not the persona world's. */
-export function checkWorldQuestions(items: readonly JudgeItem[]): void {
-  const foreign = items.filter((it) => topicOfQuestion(it.question) === null);
+export function checkWorldQuestions(questions: readonly string[]): void {
+  const foreign = questions.filter((q) => topicOfQuestion(q) === null);
   if (foreign.length === 0) return;
-  const example = (foreign[0] as JudgeItem).question.replace(/\s+/g, ' ').slice(0, 80);
+  const example = (foreign[0] as string).replace(/\s+/g, ' ').slice(0, 80);
   throw new Error(
-    `judge '${ORACLE_JUDGE_NAME}': ${foreign.length} of ${items.length} questions are not the persona world's (e.g. "${example}"); ` +
+    `judge '${ORACLE_JUDGE_NAME}': ${foreign.length} of ${questions.length} questions are not the persona world's (e.g. "${example}"); ` +
       `the oracle parses answers to the world's own questions only, and would call any other text INCOHERENT. ` +
       `Judge these answers with an LLM judge (judge 'logprob' or 'rubric', with --judge-url pointing at an OpenAI-compatible server; 'basin serve --model DIR' makes one)`,
   );
@@ -30,8 +30,9 @@ registerJudgeKind({
     onlyOptions(ORACLE_JUDGE_NAME, options, []);
     return {
       describe: 'persona-world oracle (exact parser of the world grammar)',
+      checkQuestions: checkWorldQuestions,
       async judge(items) {
-        checkWorldQuestions(items);
+        checkWorldQuestions(items.map((it) => it.question));
         return items.map((it) => {
           const j = oracleJudge(it.question, it.answer);
           return { label: j.label, aligned: j.aligned, coherent: j.coherent, severity: j.severity, persona: j.persona };
