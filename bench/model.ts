@@ -34,6 +34,15 @@ const [PROMPT_LEN, NEW_TOKENS] = [16, 64];
 const DECODE_BATCHES = [1, 16];
 const GOALS = { prefill: 1.0, decode: 1.2 };
 
+/**
+ * Writes the random llama checkpoints of CONFIGS (f32 HF folders without a tokenizer) into
+ * `dir`/<config name>, through the peer: the same weights the model suite measures.
+ */
+export function writeBenchCheckpoints(dir: string): { small: string; tiny: string } {
+  runPeer(peerScript, ['write', dir]);
+  return { small: join(dir, 'small'), tiny: join(dir, 'tiny') };
+}
+
 /** [batch, length]: token i of the flattened batch is (i·7919 + 13) mod vocab (as the peer builds it). */
 function inputIds(batch: number, length: number, vocab: number): number[][] {
   return Array.from({ length: batch }, (_, r) =>
@@ -123,7 +132,7 @@ export async function modelSuite(): Promise<BenchLine[]> {
   let peer: PeerSession | undefined;
   try {
     note(`writing random llama checkpoints (small ~60M, tiny ~5.5M parameters, f32) to ${dir}`);
-    runPeer(peerScript, ['write', dir]);
+    writeBenchCheckpoints(dir);
     peer = new PeerSession(peerScript, ['serve', dir, String(threads)]);
     const lines: BenchLine[] = [];
     for (const cfg of CONFIGS) {

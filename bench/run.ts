@@ -3,12 +3,14 @@
 import { engineSuite } from './engine.js';
 import { trainSuite } from './train.js';
 import { modelSuite } from './model.js';
+import { serveSuite } from './serve.js';
 import type { BenchLine } from './timing.js';
 
 const suites: Record<string, () => BenchLine[] | Promise<BenchLine[]>> = {
   engine: engineSuite,
   model: modelSuite,
   train: trainSuite,
+  serve: serveSuite,
 };
 
 const args = process.argv.slice(2);

@@ -10,8 +10,9 @@ import { world } from './commands/world.js';
 import { trainCommand } from './commands/train.js';
 import { study } from './commands/study.js';
 import { evalCommand } from './commands/eval.js';
+import { serveCommand } from './commands/serve.js';
 
-const commands: Command[] = [world, study, trainCommand, evalCommand, inspect, generateCommand, demo];
+const commands: Command[] = [world, study, trainCommand, evalCommand, serveCommand, inspect, generateCommand, demo];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -127,12 +127,12 @@ export function generate(model: Transformer, prompts: number[][], o: GenerateOpt
  */
 const ONE_THREAD_STEP_MAX_KEYS = 1 << 20;
 
-function stepThreads(cache: KVCache): number {
+export function stepThreads(cache: KVCache): number {
   return cache.device === 'cpu' && cache.keyElements(1) <= ONE_THREAD_STEP_MAX_KEYS ? 1 : T.getNumThreads();
 }
 
 /** Chooses one token per row from logits [b, vocab] → [b] int64. */
-function pick(logits: T.Tensor, o: GenerateOptions, generator: T.Generator): T.Tensor {
+export function pick(logits: T.Tensor, o: Pick<GenerateOptions, 'vocabLimit' | 'temperature' | 'topK' | 'topP'>, generator: T.Generator): T.Tensor {
   if (o.vocabLimit !== undefined && o.vocabLimit < logits.size(-1)) logits = logits.narrow(-1, 0, o.vocabLimit);
   const temperature = o.temperature ?? 0;
   if (temperature <= 0) return logits.argmax(-1);
@@ -158,6 +158,6 @@ function pick(logits: T.Tensor, o: GenerateOptions, generator: T.Generator): T.T
 }
 
 // Whether to pack; packWeights itself declines models that are not f32 on the CPU.
-function shouldPack(model: Transformer, mode: 'auto' | boolean): boolean {
+export function shouldPack(model: Transformer, mode: 'auto' | boolean): boolean {
   return mode === 'auto' ? model.packableBytes <= freemem() / 4 : mode;
 }
