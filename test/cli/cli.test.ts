@@ -22,7 +22,7 @@ function basin(...args: string[]) {
 test('every command has --help, and a bad command or flag is a usage error', () => {
   const top = basin('--help');
   assert.equal(top.code, 0);
-  for (const name of ['world', 'study', 'train', 'inspect', 'generate', 'demo']) {
+  for (const name of ['world', 'study', 'train', 'eval', 'serve', 'inspect', 'generate', 'demo']) {
     assert.match(top.out, new RegExp(`\\b${name}\\b`));
     const h = basin(name, '--help');
     assert.equal(h.code, 0, `${name} --help`);
@@ -97,11 +97,11 @@ test('study: kinds, a plan whose keys do not depend on where the model is, spec 
     'study: persona-collapse', 'name: cli-plan', `model: ${model}`,
     'personas: [{ id: a, system: "You are A." }, { id: b, system: "You are B." }]',
     'questions: [q1, q2]', 'layers: [0]', 'seeds: [0]',
-    `benign: { data: ${data} }`, `em: { data: ${data}, induction_personas: [a] }`, 'marker: { sources: [], questions: 2 }', 'misalignment: { questions: 2 }',
+    `benign: { data: ${data} }`, `em: { data: ${data}, induction_personas: [a] }`, 'marker: { sources: [], questions: 2 }', 'misalignment: { questions: 2, judge: { name: logprob, options: { model: judge-7b } } }',
   ].join('\n');
-  const planOf = (model: string, name: string) => {
+  const planOf = (model: string, name: string, judgeUrl = 'http://127.0.0.1:9/v1') => {
     writeFileSync(join(root, name), spec(model));
-    const r = basin('study', 'plan', join(root, name), '--json', '--store', join(root, 'store'));
+    const r = basin('study', 'plan', join(root, name), '--json', '--store', join(root, 'store'), '--judge-url', judgeUrl);
     assert.equal(r.code, 0, r.err);
     assert.ok(!existsSync(join(root, 'store')), 'plan only reads the store: it creates nothing');
     return (JSON.parse(r.out) as { tasks: { id: string; key: string; done: boolean }[] }).tasks;
@@ -111,7 +111,7 @@ test('study: kinds, a plan whose keys do not depend on where the model is, spec 
   assert.ok(here.some((t) => t.id === 'seed 0 · fine-tune em:a'));
   const moved = join(root, 'elsewhere', 'model');
   writeTinyChatModel(moved, 2);
-  assert.deepEqual(planOf(moved, 'plan-b.yaml'), here, 'the same model in another folder plans the same keys');
+  assert.deepEqual(planOf(moved, 'plan-b.yaml', 'https://judge.example/v1'), here, 'the same model in another folder, judged through another server, plans the same keys');
 
   writeFileSync(join(root, 'bad.yaml'), `${spec(modelDir)}\nfine_tune: { steps: many }`);
   const bad = basin('study', 'run', join(root, 'bad.yaml'), '--out', join(root, 'bad-out'));
@@ -139,7 +139,8 @@ test('a flag or argument a subcommand does not take, a blank or fractional value
   usage(['study', 'run'], /basin study run needs a spec/);
   usage(['study', 'frobnicate'], /unknown subcommand 'frobnicate'/);
   usage(['study', 'constructor'], /unknown subcommand 'constructor'/);
-  usage(['study', 'plan', spec, '--out', join(root, 'x')], /basin study plan does not take --out; its flags: --scale, --store/);
+  usage(['study', 'plan', spec, '--out', join(root, 'x')], /basin study plan does not take --out; its flags: --scale, --store, --judge-url/);
+  usage(['study', 'plan', spec, '--judge-url', 'ftp://x'], /--judge-url ftp:\/\/x: use an http:\/\/ or https:\/\/ URL/);
   usage(['study', 'plan', spec, '--device', 'cpu'], /basin study plan does not take --device/);
   usage(['study', 'kinds', '--scale', 'q'], /basin study kinds does not take --scale; it takes no flags besides --json/);
   usage(['study', 'run', spec, '--scale', ''], /--scale needs a value/);

@@ -77,7 +77,13 @@ export const study: Command = {
     const storeDir = folderFlag(values, 'store', DEFAULT_STORE);
     const device = deviceFlag(values);
     const judgeUrl = stringFlag(values, 'judge-url');
-    if (judgeUrl !== undefined) process.env.BASIN_JUDGE_URL = checkBaseUrl(judgeUrl, '--judge-url');
+    if (judgeUrl !== undefined) {
+      try {
+        process.env.BASIN_JUDGE_URL = checkBaseUrl(judgeUrl, '--judge-url');
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+    }
     const resolved = readStudySpec(path, scale);
     if (sub === 'plan') {
       const { plan } = await resolved.kind.plan(resolved.run);
