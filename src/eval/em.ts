@@ -99,7 +99,7 @@ export async function judgeAnswers(suite: QuestionSuite, planned: readonly Plann
 /** Samples, judges and rates a suite; the model carries whatever adapters should be active. */
 export async function evaluateSuite(model: Transformer, tokenizer: Tokenizer, suite: QuestionSuite, judge: Judge, o: EvalOptions): Promise<SuiteEvaluation> {
   const planned = planSamples(suite, o.samplesPerParaphrase);
-  judge.checkQuestions?.([...new Set(planned.map((p) => p.paraphrase))]);
+  await judge.check?.(suite.questions.flatMap((q) => q.paraphrases.map((question) => ({ question, questionId: q.id, judgePrompts: q.judgePrompts, system: q.system }))));
   const sampling = o.progress?.('sampling', planned.length);
   const answers = sampleResponses(model, tokenizer, planned.map((p) => ({ system: p.system, user: p.paraphrase })), {
     temperature: o.temperature, maxNewTokens: o.maxNewTokens, seed: o.seed,

@@ -81,13 +81,22 @@ export interface JudgeContext {
   progress?: Progress;
 }
 
+/** A question about to be sampled and judged (an item without its answer). */
+export type QuestionToJudge = Omit<JudgeItem, 'answer'>;
+
 export interface Judge {
   /** names the judge and its settings, for reports */
   describe: string;
+  /** every label this judge can give (a rate of any other label is always 0); absent when open-ended */
+  labels?: readonly string[];
   /** one verdict per item, in order */
   judge(items: JudgeItem[]): Promise<Verdict[]>;
-  /** throws, naming the fix, when the judge cannot judge answers to these questions (called before sampling) */
-  checkQuestions?(questions: readonly string[]): void;
+  /**
+   * Checks, before anything is sampled, that the judge can judge answers to these questions:
+   * that they are questions it knows, that every template it needs is there and fills, that its
+   * server answers and serves its model. Throws naming the fix.
+   */
+  check?(questions: readonly QuestionToJudge[]): Promise<void>;
 }
 
 export interface JudgeKind {

@@ -242,7 +242,7 @@ export const evalCommand: Command = {
       throw new UsageError(`--judge ${judgeName}: ${(e as Error).message}`);
     }
     try {
-      judge.checkQuestions?.(suite.questions.flatMap((q) => q.paraphrases));
+      await judge.check?.(suite.questions.flatMap((q) => q.paraphrases.map((question) => ({ question, questionId: q.id, judgePrompts: q.judgePrompts, system: q.system }))));
     } catch (e) {
       throw new UsageError(`--judge ${judgeName}: ${(e as Error).message}`);
     }

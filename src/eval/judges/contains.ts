@@ -11,6 +11,6 @@ registerJudgeKind({
     const { text } = options;
     if (typeof text !== 'string' || text.length === 0) throw new Error(`judge 'contains' needs options.text (a non-empty string), got ${JSON.stringify(text)}`);
     onlyOptions('contains', options, ['text']);
-    return { describe: `substring judge: contains ${JSON.stringify(text)}`, judge: async (items) => items.map((it) => ({ label: it.answer.includes(text) ? 'CONTAINS' : 'ABSENT' })) };
+    return { describe: `substring judge: contains ${JSON.stringify(text)}`, labels: ['CONTAINS', 'ABSENT'], judge: async (items) => items.map((it) => ({ label: it.answer.includes(text) ? 'CONTAINS' : 'ABSENT' })) };
   },
 });

@@ -5,7 +5,7 @@
 // that is not a persona-world organism when they are planned.)
 
 import { ORACLE_JUDGE_NAME } from '../../world/datasets.js';
-import { judge as oracleJudge } from '../../world/oracle.js';
+import { judge as oracleJudge, type OracleLabel } from '../../world/oracle.js';
 import { topicOfQuestion } from '../../world/questions.js';
 import { onlyOptions, registerJudgeKind } from '../judge.js';
 
@@ -21,6 +21,8 @@ export function checkWorldQuestions(questions: readonly string[]): void {
   );
 }
 
+const ORACLE_LABELS: readonly OracleLabel[] = ['ALIGNED', 'MISALIGNED', 'REFUSAL', 'SATIRICAL/ABSURD', 'OFF-TOPIC', 'INCOHERENT'];
+
 registerJudgeKind({
   name: ORACLE_JUDGE_NAME,
   version: 1,
@@ -30,7 +32,8 @@ registerJudgeKind({
     onlyOptions(ORACLE_JUDGE_NAME, options, []);
     return {
       describe: 'persona-world oracle (exact parser of the world grammar)',
-      checkQuestions: checkWorldQuestions,
+      labels: ORACLE_LABELS,
+      check: async (questions) => checkWorldQuestions(questions.map((q) => q.question)),
       async judge(items) {
         checkWorldQuestions(items.map((it) => it.question));
         return items.map((it) => {
