@@ -37,6 +37,7 @@ test('a judge field is validated like every spec field', async () => {
   assert.throws(() => parseStudySpec(spec(', judge: { name: contains, optionz: {} }'), 's.yaml', 'full'), /misalignment\.judge.*optionz/);
   await assert.rejects(plan(spec(', judge: { name: nope }')), /misalignment\.judge: no judge 'nope'; judges: persona-world-oracle, contains/);
   await assert.rejects(plan(spec(', judge: { name: contains, options: { txt: x } }')), /misalignment\.judge: judge 'contains' needs options\.text/);
+  await assert.rejects(plan(spec(', judge: { name: contains, options: { text: x } }')), /misalignment\.judge: judge 'contains' gives CONTAINS, ABSENT, never MISALIGNED, so every misalignment rate would be 0/);
 });
 
 test('an LLM judge with no server configured fails the plan, naming --judge-url', async () => {

@@ -1,7 +1,7 @@
 // The judge producer: verdicts for a parent sample task's answers (role `samples`), by a judge
 // from the eval layer's registry. Output: value.json, one verdict per answer, in order.
 
-import { createJudge, judgeKind, OFFLINE } from '../../eval/judges/index.js';
+import { createJudge, judgeKind, OFFLINE, type Judge } from '../../eval/judges/index.js';
 import { judgeContext } from '../../eval/endpoint.js';
 import type { Sample } from './sample.js';
 import { readValue, writeValue } from './value.js';
@@ -19,13 +19,13 @@ export interface JudgeSettings {
  * judge with no endpoint configured too).
  */
 export function judgeSettings(judge: string, options: Record<string, unknown>): JudgeSettings {
-  describeJudge({ judge, version: 0, options });
+  judgeOf({ judge, version: 0, options });
   return { judge, version: judgeKind(judge).version, options };
 }
 
-/** The judge of these settings and its settings, in words (for reports). */
-export function describeJudge(s: JudgeSettings): string {
-  return createJudge(s.judge, s.options, judgeKind(s.judge).usesEndpoint ? judgeContext() : OFFLINE).describe;
+/** The judge of these settings (its `describe` says it and its settings in words, for reports). */
+export function judgeOf(s: JudgeSettings): Judge {
+  return createJudge(s.judge, s.options, judgeKind(s.judge).usesEndpoint ? judgeContext() : OFFLINE);
 }
 
 registerProducer<JudgeSettings>({

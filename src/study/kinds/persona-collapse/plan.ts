@@ -19,7 +19,8 @@ import type { SampleSettings } from '../../producers/sample.js';
 import { checkLoraTargets } from '../../lora-targets.js';
 import { Plan } from '../../task.js';
 import type { StudyRun } from '../../kind.js';
-import { describeJudge, judgeSettings } from '../../producers/judge.js';
+import { judgeOf, judgeSettings } from '../../producers/judge.js';
+import { MISALIGNED } from '../../../eval/judges/index.js';
 import { dataPath, sampleHeldOutQuestions, resolveStudyModel, type StudyModel } from '../../world-model.js';
 import type { PersonaCollapseSpec } from './spec.js';
 
@@ -110,6 +111,10 @@ export async function planPersonaCollapse(run: StudyRun<PersonaCollapseSpec>): P
   const model = ctx.model.ref;
   const markers: PersonaCollapseContext['markers'] = [];
   const misalignmentJudge = withField('misalignment.judge', () => judgeSettings(spec.misalignment.judge.name, spec.misalignment.judge.options));
+  const { labels, describe: misalignmentJudgeText } = judgeOf(misalignmentJudge);
+  if (labels !== undefined && !labels.includes(MISALIGNED)) {
+    throw new Error(`misalignment.judge: judge '${misalignmentJudge.judge}' gives ${labels.join(', ')}, never ${MISALIGNED}, so every misalignment rate would be 0; use a judge that labels answers ${MISALIGNED} (persona-world-oracle, logprob, rubric, multi)`);
+  }
   const systemOf = (id: string) => (ctx.personas.find((p) => p.id === id) as PersonaSpec).system;
   const costOfSampling = (n: number, tokens: number) => Math.max(1, Math.round((n * tokens) / 400));
 
@@ -174,7 +179,7 @@ export async function planPersonaCollapse(run: StudyRun<PersonaCollapseSpec>): P
       }
     }
   }
-  return { plan, context: { ...ctx, markers, misalignmentJudge: describeJudge(misalignmentJudge) } };
+  return { plan, context: { ...ctx, markers, misalignmentJudge: misalignmentJudgeText } };
 }
 
 /** Runs fn, prefixing an error with the spec field it concerns. */
