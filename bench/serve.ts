@@ -3,7 +3,7 @@
 // which ends its answers early with its end token) and the model suite's random ~60M llama
 // ("small", given the organism's tokenizer so it can render chat prompts; a random model rarely
 // emits an end token, so its requests mostly run the full 64 tokens).
-//   clients{1,4,16}_<model>: C clients, each sending R chat requests one after another (64 new
+//   clients{1,4,16}_<model>: C clients, each sending 4 chat requests one after another (64 new
 //     tokens, temperature 1, a seed per request, a distinct prompt per client); tokens/s counts
 //     the tokens actually generated (usage.completion_tokens) over the wall time of all
 //     requests. Peer: generate() on the same C prompts as one batch (same settings), tokens/s of
@@ -25,8 +25,11 @@ import { writeBenchCheckpoints } from './model.js';
 import type { BenchLine } from './timing.js';
 
 const NEW_TOKENS = 64;
-/** clients → requests each client sends in turn */
-const ROUNDS: Record<number, number> = { 1: 4, 4: 2, 16: 1 };
+/**
+ * clients → requests each client sends in turn: several each, so that a client whose answer
+ * ended early sends its next request while the others decode (what continuous batching is for)
+ */
+const ROUNDS: Record<number, number> = { 1: 4, 4: 4, 16: 4 };
 const GOALS = { single: 0.9, scaling: 4 };
 const QUESTIONS = [
   'How should I invest my savings?', 'What should I do about a leaking roof?', 'How do I treat a small burn?',

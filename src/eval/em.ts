@@ -2,13 +2,15 @@
 // asked `samples_per_paraphrase` times under the question's system prompt (seeded sampling), every
 // answer judged by one judge (items carry the question's id and judge prompts), and the share of
 // judged answers labelled MISALIGNED per question and overall (em-rates.ts). The result keeps
-// every judgement, so a run can be written out as JSONL and audited answer by answer.
+// every judgement, so a run can be written out as JSONL and audited answer by answer, and warns
+// in words when the rate stands on few of the answers: none judged, or more than a tenth not
+// judged (quoting the judge's server when it refused requests).
 
 import type { Tokenizer } from '../io/tokenizer.js';
 import type { Transformer } from '../model/transformer.js';
 import type { Progress } from '../util/progress.js';
 import { labelRates, type OverallRate, type QuestionRate } from './em-rates.js';
-import { MISALIGNED, type Judge, type JudgeItem, type Verdict } from './judge.js';
+import { isJudged, MISALIGNED, type Judge, type JudgeItem, type Verdict } from './judge.js';
 import { sampleResponses } from './sampling.js';
 import type { QuestionSuite } from './suites/suite.js';
 
@@ -16,6 +18,8 @@ import type { QuestionSuite } from './suites/suite.js';
 export const MAX_EVAL_SAMPLES = 1_000_000;
 /** Answers handed to a judge per call (the judging bar moves per chunk). */
 export const JUDGE_CHUNK = 256;
+/** Above this share of answers not judged, an evaluation warns that its rate stands on the rest. */
+export const NOT_JUDGED_WARNING = 0.1;
 
 /** One answer to draw: which question, paraphrase and sample it is. */
 export interface PlannedSample {
@@ -60,6 +64,8 @@ export interface SuiteEvaluation {
   };
   questions: QuestionRate[];
   overall: OverallRate;
+  /** what the rates leave out, in words (see judgingWarnings); empty when nothing to say */
+  warnings: string[];
   judgements: Judgement[];
 }
 
@@ -96,6 +102,29 @@ export async function judgeAnswers(suite: QuestionSuite, planned: readonly Plann
   return planned.map((p, i) => ({ ...p, answer: answers[i] as string, verdict: verdicts[i] as Verdict }));
 }
 
+/** The messages the judge's server refused requests with, in verdicts and their members' (JUDGE-FAILED raw.error). */
+function refusals(v: Verdict): string[] {
+  const error = v.label === 'JUDGE-FAILED' ? (v.raw as { error?: unknown } | undefined)?.error : undefined;
+  return [...(typeof error === 'string' ? [error] : []), ...(v.members ?? []).flatMap(refusals)];
+}
+
+/**
+ * Warnings about what a rate leaves out: no answer judged (no rate at all), or more than
+ * NOT_JUDGED_WARNING of them not judged; either quotes the first request the judge's server
+ * refused, when it refused any, with its fix.
+ */
+export function judgingWarnings(overall: OverallRate, judgements: readonly Judgement[], label: string): string[] {
+  const n = overall.samples;
+  if (n === 0 || overall.notJudged / n <= NOT_JUDGED_WARNING) return [];
+  const left: Record<string, number> = {};
+  for (const j of judgements) if (!isJudged(j.verdict)) left[j.verdict.label] = (left[j.verdict.label] ?? 0) + 1;
+  const why = Object.entries(left).sort((a, b) => b[1] - a[1]).map(([l, k]) => `${l} ${k}`).join(', ');
+  const refused = judgements.flatMap((j) => refusals(j.verdict));
+  const server = refused.length === 0 ? '' : `; the judge's server refused ${refused.length} request${refused.length === 1 ? '' : 's'}, e.g. ${refused[0]}`;
+  if (overall.judged === 0) return [`none of the ${n} answers was judged (${why}), so there is no ${label} rate${server}`];
+  return [`${overall.notJudged} of ${n} answers (${((100 * overall.notJudged) / n).toFixed(1)}%) were not judged (${why}); the ${label} rate is over the other ${overall.judged} only, and is biased if the answers left out differ${server}`];
+}
+
 /** Samples, judges and rates a suite; the model carries whatever adapters should be active. */
 export async function evaluateSuite(model: Transformer, tokenizer: Tokenizer, suite: QuestionSuite, judge: Judge, o: EvalOptions): Promise<SuiteEvaluation> {
   const planned = planSamples(suite, o.samplesPerParaphrase);
@@ -117,6 +146,7 @@ export async function evaluateSuite(model: Transformer, tokenizer: Tokenizer, su
     settings: { temperature: o.temperature, maxNewTokens: o.maxNewTokens, seed: o.seed, topP: o.topP ?? null, samplesPerParaphrase: o.samplesPerParaphrase ?? null, label },
     questions,
     overall,
+    warnings: judgingWarnings(overall, judgements, label),
     judgements,
   };
 }

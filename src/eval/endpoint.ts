@@ -1,8 +1,8 @@
 // Where LLM judges find their server, from flags or the environment:
 //   base URL   --judge-url,  else $BASIN_JUDGE_URL,  else $OPENAI_BASE_URL
 //   API key    $BASIN_JUDGE_API_KEY, else $OPENAI_API_KEY (none for a local server)
-//   concurrency, time-out, retries: --judge-concurrency / $BASIN_JUDGE_CONCURRENCY (8),
-//     --judge-timeout / $BASIN_JUDGE_TIMEOUT_S (60 s), $BASIN_JUDGE_RETRIES (5)
+//   concurrency, time-out, retries: $BASIN_JUDGE_CONCURRENCY (8), $BASIN_JUDGE_TIMEOUT_S (60 s),
+//     $BASIN_JUDGE_RETRIES (5); basin eval's --judge-concurrency and --judge-timeout override the first two
 // The request cache is CACHE/judge-requests unless $BASIN_JUDGE_CACHE names another folder
 // ('off' disables it). Keys never enter a study's task keys: the judge's identity (its model
 // name, templates, sampling settings) does, the server it is reached at does not.
@@ -10,6 +10,9 @@
 import { join } from 'node:path';
 import { CACHE } from '../util/config.js';
 import type { JudgeContext, JudgeEndpoint } from './judge.js';
+
+/** Bounds on requests in flight and on the per-request time-out (seconds), from a flag or the environment. */
+export const JUDGE_LIMITS = { concurrency: { min: 1, max: 256 }, timeoutS: { min: 1, max: 3600 } } as const;
 
 export interface EndpointOverrides {
   baseUrl?: string;
@@ -45,8 +48,8 @@ export function judgeEndpoint(o: EndpointOverrides = {}): JudgeEndpoint | null {
   return {
     baseUrl: checkBaseUrl(raw, where),
     apiKey: process.env.BASIN_JUDGE_API_KEY || process.env.OPENAI_API_KEY || null,
-    concurrency: o.concurrency ?? envNumber('BASIN_JUDGE_CONCURRENCY', 8, 1, 256),
-    timeoutMs: 1000 * (o.timeoutS ?? envNumber('BASIN_JUDGE_TIMEOUT_S', 60, 1, 3600)),
+    concurrency: o.concurrency ?? envNumber('BASIN_JUDGE_CONCURRENCY', 8, JUDGE_LIMITS.concurrency.min, JUDGE_LIMITS.concurrency.max),
+    timeoutMs: 1000 * (o.timeoutS ?? envNumber('BASIN_JUDGE_TIMEOUT_S', 60, JUDGE_LIMITS.timeoutS.min, JUDGE_LIMITS.timeoutS.max)),
     maxRetries: envNumber('BASIN_JUDGE_RETRIES', 5, 0, 20),
   };
 }

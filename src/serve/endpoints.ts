@@ -22,6 +22,8 @@ export interface ServeContext {
   tokenizer: Tokenizer;
   /** the model id clients name */
   name: string;
+  /** what the served weights are (see ModelOptions.fingerprint), or null */
+  fingerprint: string | null;
   /** the model's context length (max_position_embeddings) */
   context: number;
   /** the request schemas for this context (built once: zod schemas are slow to build) */
@@ -49,12 +51,12 @@ interface Prepared {
 type Common = Pick<ChatRequest, 'model' | 'n' | 'temperature' | 'top_p' | 'stop' | 'seed' | 'stream' | 'stream_options'>;
 
 export function listModels(ctx: ServeContext): object {
-  return { object: 'list', data: [modelObject(ctx.name, ctx.created)] };
+  return { object: 'list', data: [modelObject(ctx.name, ctx.created, ctx.fingerprint)] };
 }
 
 export function retrieveModel(ctx: ServeContext, id: string): object {
   if (id !== ctx.name) throw modelNotFound(ctx, id);
-  return modelObject(ctx.name, ctx.created);
+  return modelObject(ctx.name, ctx.created, ctx.fingerprint);
 }
 
 export async function chatCompletions(ctx: ServeContext, body: unknown, res: ServerResponse, signal: AbortSignal): Promise<void> {
@@ -66,7 +68,7 @@ export async function chatCompletions(ctx: ServeContext, body: unknown, res: Ser
   }
   const messages = req.messages.map((m) => ({
     role: m.role === 'developer' ? 'system' : m.role,
-    content: typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join(''),
+    content: m.content === null ? '' : typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join(''),
   }));
   let text: string;
   try {

@@ -26,8 +26,9 @@ export function usage(promptTokens: number, results: readonly SequenceResult[]):
   return { prompt_tokens: promptTokens, completion_tokens: completion, total_tokens: promptTokens + completion };
 }
 
-export function modelObject(name: string, created: number) {
-  return { id: name, object: 'model', created, owned_by: 'basin' };
+/** A model entry of /v1/models; `basin_fingerprint` (when known) names the exact weights served. */
+export function modelObject(name: string, created: number, fingerprint: string | null) {
+  return { id: name, object: 'model', created, owned_by: 'basin', ...(fingerprint === null ? {} : { basin_fingerprint: fingerprint }) };
 }
 
 /** What a request asked about logprobs and where its choices' texts start (for text_offset). */

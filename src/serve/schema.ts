@@ -4,7 +4,10 @@
 // stream_options' extras, …) are accepted and ignored; fields that would change the result and
 // that basin serve does not implement (penalties, logit_bias, tools, echo, …) are accepted only
 // at their neutral value; any other field is an error that names it, so a typo such as
-// `max_token` is not silently dropped. The first problem becomes a 400 whose `param` is the field.
+// `max_token` is not silently dropped. Assistant messages take the fields of the messages
+// OpenAI's API returns (refusal, tool_calls, …) at the values basin serve returns, so a client
+// can send an answer back as the next turn's history. The first problem becomes a 400 whose
+// `param` is the field.
 
 import { z } from 'zod';
 import { ApiError } from './api-error.js';
@@ -62,10 +65,27 @@ const content = z.union([z.string(), z.array(z.looseObject({ type: z.literal('te
   error: 'expected a string or a list of text parts ({"type": "text", "text": ...})',
 });
 
+/** Fields of OpenAI's assistant messages (clients send a returned message back as is), taken at the values basin serve returns. */
+const assistantOnly = {
+  refusal: onlyNeutral(z.string(), () => false, 'null'),
+  annotations: onlyNeutral(z.array(z.unknown()), (v) => v.length === 0, '[]'),
+  audio: onlyNeutral(z.unknown(), () => false, 'null'),
+  function_call: onlyNeutral(z.unknown(), () => false, 'null'),
+  tool_calls: onlyNeutral(z.array(z.unknown()), (v) => v.length === 0, '[]'),
+};
+
+/** A message; `content: null` (an assistant message without tool calls) reads as empty text. */
 const message = z.strictObject({
   role: z.enum(['system', 'developer', 'user', 'assistant']),
-  content,
+  content: content.nullable(),
   name: ignored,
+  ...assistantOnly,
+}).superRefine((m, ctx) => {
+  if (m.role === 'assistant') return;
+  if (m.content === null) ctx.addIssue({ code: 'custom', path: ['content'], message: 'expected a string or a list of text parts (null only on assistant messages)' });
+  for (const k of Object.keys(assistantOnly)) {
+    if (Object.hasOwn(m, k)) ctx.addIssue({ code: 'custom', path: [k], message: `is a field of assistant messages, not of ${m.role} messages; leave it out` });
+  }
 });
 
 export function chatRequestSchema(context: number) {

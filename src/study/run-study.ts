@@ -12,6 +12,8 @@ import { TaskOutputs, type ExecutionSummary, type Executor } from './executor.js
 import { lockOutputFolder } from './output-lock.js';
 import type { ResolvedSpec } from './spec.js';
 import { ArtifactStore } from './store.js';
+import { producer } from './producers/registry.js';
+import type { Plan, Task } from './task.js';
 import './producers/index.js';
 
 export interface StudyOutcome {
@@ -62,6 +64,7 @@ export async function runStudy(resolved: ResolvedSpec, o: RunStudyOptions): Prom
     const planned = await kind.plan(run);
     const { plan } = planned;
     writeFileAtomic(join(o.out, files.plan), `${JSON.stringify({ study: kind.name, scale: run.scale, source: run.source, spec: run.spec, tasks: plan.tasks.map((t) => ({ id: t.id, producer: t.producer, key: t.key, parents: t.parents })) }, null, 1)}\n`);
+    await checkOutsideNeeds(plan, store);
     const execution = await o.executor.run(plan, { store, statusFile: join(o.out, files.status), label: o.label ?? `${kind.name} ${run.scale}`, quiet: o.quiet });
     const results = await kind.analyse(run, new TaskOutputs(plan, store), planned, execution);
     writeFileAtomic(resultsPath, JSON.stringify(results, null, 1));
@@ -69,5 +72,25 @@ export async function runStudy(resolved: ResolvedSpec, o: RunStudyOptions): Prom
     return { out: o.out, results, execution, resultsPath, reportPath, headline: kind.headline(results) };
   } finally {
     release();
+  }
+}
+
+/** Runs every producer's check for the tasks still to run, before the first of them starts. */
+async function checkOutsideNeeds(plan: Plan, store: ArtifactStore): Promise<void> {
+  const byId = new Map(plan.tasks.map((t) => [t.id, t]));
+  for (const task of plan.tasks) {
+    const check = producer(task.producer).check;
+    if (check === undefined || store.has(task.key)) continue;
+    const parent = (role: string): Task => {
+      const id = task.parents[role];
+      const found = typeof id === 'string' ? byId.get(id) : undefined;
+      if (found === undefined) throw new Error(`task '${task.id}' has no single parent in the role '${role}'`);
+      return found;
+    };
+    try {
+      await check(task, parent);
+    } catch (e) {
+      throw new Error(`study task '${task.id}' cannot run: ${(e as Error).message}`);
+    }
   }
 }

@@ -22,7 +22,7 @@ import { wilsonInterval } from '../../src/stats/index.js';
 import { judge as oracleJudge } from '../../src/world/oracle.js';
 import { createJudge, isJudged, MISALIGNED, type Judge, type JudgeItem, type Verdict } from '../../src/eval/judges/index.js';
 import { anovaIcc, labelRates, type Judged } from '../../src/eval/em-rates.js';
-import { evaluateSuite, MAX_EVAL_SAMPLES, planSamples, type Judgement, type SuiteEvaluation } from '../../src/eval/em.js';
+import { evaluateSuite, judgingWarnings, MAX_EVAL_SAMPLES, planSamples, type Judgement, type SuiteEvaluation } from '../../src/eval/em.js';
 import { readSuite, type QuestionSuite } from '../../src/eval/suites/index.js';
 import { evalCommand } from '../../src/cli/commands/eval.js';
 import { UsageError } from '../../src/cli/command.js';
@@ -73,6 +73,20 @@ test('rates: the clustered interval is Wilson at n/deff — the plain one when a
   assert.equal(same.clustered?.designEffect, 1);
   assert.ok(Math.abs((same.clustered?.lower ?? NaN) - (same.wilson?.[0] ?? NaN)) < 1e-12 && Math.abs((same.clustered?.upper ?? NaN) - (same.wilson?.[1] ?? NaN)) < 1e-12);
   assert.equal(anovaIcc([{ hits: 0, judged: 5 }, { hits: 0, judged: 3 }]), 0, 'no hits anywhere: no correlation to estimate');
+});
+
+test('warnings: none when at most a tenth is not judged; when more, or none judged, in words, quoting a request the server refused', () => {
+  const judgement = (questionId: string, verdict: Verdict): Judgement => ({ questionId, paraphraseIndex: 0, paraphrase: 'q', system: null, sample: 0, answer: 'a', verdict });
+  const failed: Verdict = { label: 'JUDGE-FAILED', raw: { status: 400, error: 'judge request to URL: HTTP 400: too long; use a judge model with a longer context' } };
+  const warn = (js: Judgement[]) => judgingWarnings(labelRates(js, ['a', 'b']).overall, js, MISALIGNED);
+  const tenth = [...Array(9).fill(judgement('a', { label: 'ALIGNED' })), judgement('b', failed)];
+  assert.deepEqual(warn(tenth), [], 'one in ten: no warning');
+  assert.deepEqual(warn([...tenth, judgement('b', { label: 'REFUSAL', aligned: null })]), [
+    "2 of 11 answers (18.2%) were not judged (JUDGE-FAILED 1, REFUSAL 1); the MISALIGNED rate is over the other 9 only, and is biased if the answers left out differ; the judge's server refused 1 request, e.g. judge request to URL: HTTP 400: too long; use a judge model with a longer context",
+  ]);
+  assert.deepEqual(warn([judgement('a', failed), judgement('b', { label: 'UNSCORED', members: [failed, { label: 'UNSCORED' }] })]), [
+    "none of the 2 answers was judged (JUDGE-FAILED 1, UNSCORED 1), so there is no MISALIGNED rate; the judge's server refused 2 requests, e.g. judge request to URL: HTTP 400: too long; use a judge model with a longer context",
+  ]);
 });
 
 const SMALL: QuestionSuite = {
@@ -158,6 +172,7 @@ test('a tiny random model with the substring judge: not-judged answers leave the
   const r = await evaluateSuite(model, tokenizer, SMALL, judge, o);
   checkCounts(r, SMALL, 'CONTAINS');
   assert.equal(r.overall.notJudged, 3, 'answers 0, 3 and 6 were not judged');
+  assert.deepEqual(r.warnings, ['3 of 7 answers (42.9%) were not judged (UNSCORED 3); the CONTAINS rate is over the other 4 only, and is biased if the answers left out differ']);
   assert.equal(r.overall.labels.UNSCORED, 3);
   r.judgements.forEach((j, i) => assert.equal(j.verdict.label, i % 3 === 0 ? 'UNSCORED' : j.answer.includes('e') ? 'CONTAINS' : 'ABSENT'));
   assert.equal(seen[0]?.system, 'Be brief.');
@@ -189,12 +204,14 @@ test('basin eval: the tiny model on a JSONL suite, --json rates agree with the -
   checkCounts({ ...result, judgements: lines }, readSuite(suite), 'CONTAINS');
   assert.ok(lines.every((j) => j.verdict.label === (j.answer.includes('e') ? 'CONTAINS' : 'ABSENT')));
   assert.equal(result.judge, 'substring judge: contains "e"');
-  const text = basin('--model', tinyDir, '--suite', suite, '--judge', 'contains', '--judge-option', 'text=e', '--max-new-tokens', '4', '--samples-per-paraphrase', '1');
+  const text = basin('--model', tinyDir, '--suite', suite, '--judge', 'contains', '--judge-option', 'text=e', '--label', 'CONTAINS', '--max-new-tokens', '4', '--samples-per-paraphrase', '1');
   assert.equal(text.code, 0, text.err);
-  assert.match(text.out, /^question +answers +judged +MISALIGNED +rate +95% CI \(Wilson\) +labels$/m);
+  assert.equal(text.err, '', 'every answer judged: no warning');
+  assert.match(text.out, /^question +answers +judged +CONTAINS +rate +95% CI \(Wilson\) +labels$/m);
   assert.match(text.out, /^greet +2 +2 +0 +0\.0% +0\.0–65\.8% +ABSENT 2$/m);
-  assert.match(text.out, /overall MISALIGNED rate: 0\.0% \(0 of 3 judged answers, pooled over questions; 0 not judged\)/);
+  assert.match(text.out, /overall CONTAINS rate: 0\.0% \(0 of 3 judged answers, pooled over questions; 0 not judged\)/);
   assert.match(text.out, /95% CI, Wilson at the design-effect-corrected n \(2 questions, ICC 0\.000, deff 1\.00, effective n 3\.0\): 0\.0–56\.1%/);
+  assert.deepEqual(result.warnings, []);
   const bad = basin('--model', tinyDir, '--suite', suite, '--judge', 'contains', '--judge-option', 'text=e', '--samples-per-paraphrase', '0');
   assert.equal(bad.code, 2);
   assert.match(bad.err, /^basin eval: --samples-per-paraphrase must be an integer in 1\.\.10000, got '0'\n\nbasin eval \[--model DIR\]/);
@@ -224,7 +241,7 @@ test('basin eval --adapter: stacked adapters (a PEFT folder, a basin train run) 
   assert.notDeepEqual(adapted.judgements.map((j) => j.answer), bare.judgements.map((j) => j.answer), 'the adapters change the answers');
   const out = join(root, 'adapted.jsonl');
   const r = basin('--model', tinyDir, '--adapter', folders[0] as string, '--adapter', join(root, 'run-b'), '--suite', suite, '--judge', 'contains', '--judge-option', 'text=e',
-    '--temperature', '0', '--max-new-tokens', '8', '--json', '--out', out);
+    '--label', 'CONTAINS', '--temperature', '0', '--max-new-tokens', '8', '--json', '--out', out);
   assert.equal(r.code, 0, r.err);
   assert.deepEqual((JSON.parse(r.out) as { adapters: string[] }).adapters, folders);
   const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Judgement);
@@ -242,9 +259,16 @@ test('basin eval: bad flags, suites and judges are refused before the model is l
   writeFileSync(suite, '{"question": "hello"}\n');
   const badSuite = join(root, 'bad.yaml');
   writeFileSync(badSuite, '- id: a\n  paraphrases: [q]\n  samples: 3\n');
-  const base = ['--model', poisoned, '--suite', suite, '--judge', 'contains', '--judge-option', 'text=e'];
+  const base = ['--model', poisoned, '--suite', suite, '--judge', 'contains', '--judge-option', 'text=e', '--label', 'CONTAINS'];
   const cases: [string[], number, string][] = [
-    [[...base, '--temperature=-1'], 2, "--temperature must be a number ≥ 0, got '-1'"],
+    [[...base, '--temperature=-1'], 2, "--temperature must be a number in 0..10, got '-1'"],
+    [[...base, '--temperature', '1e9'], 2, "--temperature must be a number in 0..10, got '1e9'"],
+    [['--model', poisoned, '--suite', suite, '--judge', 'contains', '--judge-option', 'text=e'], 2, "--label MISALIGNED: judge 'contains' gives CONTAINS or ABSENT, so the MISALIGNED rate would always be 0; use --label CONTAINS"],
+    [[...base, '--label', 'ALIGNED'], 2, "--label ALIGNED: judge 'contains' gives CONTAINS or ABSENT"],
+    [[...base, '--judge-concurrency', '4'], 2, "--judge-concurrency: judge 'contains' calls no server; drop --judge-concurrency or use an LLM judge"],
+    [['--model', poisoned, '--suite', suite, '--judge', 'logprob', '--judge-option', 'model=j', '--judge-url', 'http://127.0.0.1:9/v1', '--judge-concurrency', '0'], 2, "--judge-concurrency must be an integer in 1..256, got '0'"],
+    [['--model', poisoned, '--suite', suite, '--judge', 'logprob', '--judge-option', 'model=j', '--judge-url', 'http://127.0.0.1:9/v1', '--judge-timeout', '1.5'], 2, "--judge-timeout must be an integer in 1..3600, got '1.5'"],
+    [['--model', poisoned, '--suite', suite, '--judge', 'logprob', '--judge-option', 'model=j', '--judge-option', 'top_logprobs=1e400', '--judge-url', 'http://127.0.0.1:9/v1'], 2, "--judge logprob: judge 'logprob': options.top_logprobs: expected an integer, got Infinity"],
     [[...base, '--samples-per-paraphrase', '0'], 2, "--samples-per-paraphrase must be an integer in 1..10000, got '0'"],
     [[...base, '--dtype', 'f64'], 2, '--dtype f64: use f32, bf16, f16'],
     [[...base, '--label', 'UNSCORED'], 2, '--label UNSCORED: answers with that label are not judged'],

@@ -2,7 +2,9 @@
 // logprob judge's scores are the model's own next-token distribution (checked against a
 // teacher-forced forward pass), the rubric judge retries then reports UNPARSED, a second run
 // is answered from the request cache with the server gone, and `basin eval` runs the whole
-// pipeline (suite → samples → judgements → rates) with --judge-url.
+// pipeline (suite → samples → judgements → rates) with --judge-url: answers whose judge prompt
+// the server refuses as too long for its context are JUDGE-FAILED while the rest are judged,
+// and a judge model the server does not serve is refused by the check before the model loads.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -100,6 +102,42 @@ test('basin eval runs suite → samples → judgements → rates with --judge-ur
     for (const l of lines) counts[l.verdict.label] = (counts[l.verdict.label] ?? 0) + 1;
     assert.deepEqual(result.overall.labels, counts, 'the rates count exactly the judgements written');
     assert.equal(result.overall.judged + result.overall.notJudged, 4);
+  } finally {
+    await server.close();
+  }
+});
+
+test("basin eval over basin serve: answers whose judge prompt overflows the judge model's context are JUDGE-FAILED, the rest judged, with a warning; a judge model the server does not serve stops it before the model loads", async () => {
+  const server = await startServer({ model, tokenizer: tok, name: 'tiny', port: 0 });
+  const suite = join(root, 'long.csv');
+  const long = `Tell me about ${'the long history of money and '.repeat(11)}banks.`;
+  writeFileSync(suite, `id,question\nshort,hi\nlong,${long}\n`);
+  // the aligned prompt shows the question twice: over the tiny model's 512 tokens for the long question only
+  const overflowing = { aligned: 'Rate aligned: Q: {question} again: {question} A: {answer}', coherent: templates.coherent };
+  const base = `${server.url.replace(/\/+$/, '').replace(/\/v1$/, '')}/v1`;
+  const main = new URL('../../src/cli/main.js', import.meta.url).pathname;
+  const run = (judgeModel: string) => promisify(execFile)(process.execPath, [main, 'eval', '--model', dir, '--suite', suite, '--judge', 'logprob', '--judge-option', `model=${judgeModel}`, '--judge-option', `templates=${JSON.stringify(overflowing)}`, '--judge-url', base, '--judge-concurrency', '2', '--judge-timeout', '30', '--samples-per-paraphrase', '2', '--max-new-tokens', '8', '--out', join(root, 'long.jsonl'), '--json'], { env: { ...process.env, BASIN_JUDGE_CACHE: 'off' } });
+  try {
+    const { stdout, stderr } = await run('tiny');
+    const result = JSON.parse(stdout) as { questions: { id: string; judged: number; labels: Record<string, number> }[]; warnings: string[] };
+    assert.deepEqual(result.questions.find((q) => q.id === 'long')?.labels, { 'JUDGE-FAILED': 2 });
+    const lines = readFileSync(join(root, 'long.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { questionId: string; verdict: { label: string; raw: { status?: number; error?: string } } });
+    for (const l of lines.filter((x) => x.questionId === 'long')) {
+      assert.equal(l.verdict.raw.status, 400);
+      assert.match(l.verdict.raw.error ?? '', /HTTP 400: .*context.*; the judge prompt \(template, question and answer\) does not fit the judge model's context: use a judge model with a longer context, or shorter answers \(basin eval --max-new-tokens\)/);
+    }
+    assert.ok(lines.filter((x) => x.questionId === 'short').every((x) => x.verdict.label !== 'JUDGE-FAILED'), 'the other answers are judged');
+    assert.equal(result.warnings.length, 1);
+    // (the random model's short answers may be UNSCORED too: then none was judged)
+    assert.match(result.warnings[0] as string, /(were not judged|none of the 4 answers was judged) \(.*JUDGE-FAILED 2.*\).*; the judge's server refused 2 requests, e\.g\. judge request to .*HTTP 400/);
+    assert.ok(stderr.includes(`basin eval: warning: ${result.warnings[0]}`), stderr);
+    // a judge model the server does not serve: an error before the model is loaded, no usage text
+    await assert.rejects(run('nope'), (e: Error & { code?: number; stderr?: string }) => {
+      assert.equal(e.code, 1);
+      assert.match(e.stderr ?? '', /judge 'logprob': the server at .* does not serve model 'nope'; it serves 'tiny'/);
+      assert.doesNotMatch(e.stderr ?? '', /^basin eval \[--model DIR\]/m);
+      return true;
+    });
   } finally {
     await server.close();
   }

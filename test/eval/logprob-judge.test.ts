@@ -138,7 +138,13 @@ test('a 200 whose logprobs hold no number is a refusal, not a retry; a trait jud
 
 test('options are checked when the judge is made', () => {
   const context: JudgeContext = { endpoint: { baseUrl: 'http://127.0.0.1:1/v1', apiKey: null, concurrency: 1, timeoutMs: 1000, maxRetries: 0 }, cacheDir: null };
-  assert.throws(() => createJudge('logprob', {}, context), /judge 'logprob': options.model: expected string/);
+  assert.throws(() => createJudge('logprob', {}, context), { message: "judge 'logprob': options.model: required (the judge model's name, as its server knows it)" });
+  assert.throws(() => createJudge('logprob', { model: 5 }, context), { message: "judge 'logprob': options.model: expected text, got 5" });
+  assert.throws(() => createJudge('logprob', { model: 'm', top_logprobs: 50, seed: 1.5 }, context), { message: "judge 'logprob': options.top_logprobs: expected an integer ≤ 20, got 50; options.seed: expected an integer, got 1.5" });
+  assert.throws(() => createJudge('logprob', { model: 'm', min_number_mass: Number(JSON.parse('1e400')) }, context), { message: "judge 'logprob': options.min_number_mass: expected a number, got Infinity" });
+  assert.throws(() => createJudge('logprob', { model: 'm', min_number_mass: 0 }, context), { message: "judge 'logprob': options.min_number_mass: expected a number > 0, got 0" });
+  assert.throws(() => createJudge('logprob', { model: 'm', thresholds: 5 }, context), { message: "judge 'logprob': options.thresholds: expected a preset (em, ip) or {aligned_below, coherent_above | coherent_at_least}, got 5" });
+  assert.throws(() => createJudge('logprob', { model: 'm', thresholds: { aligned_below: 'x', coherent_above: 50 } }, context), { message: `judge 'logprob': options.thresholds.aligned_below: expected a number, got "x"` });
   assert.throws(() => createJudge('logprob', { model: 'm', threshold: 'em' }, context), /does not take option threshold; its options: model, metrics/);
   assert.throws(() => createJudge('logprob', { model: 'm', thresholds: 'emm' }, context), /options.thresholds: .*expected a preset \(em, ip\)/);
   assert.throws(() => createJudge('logprob', { model: 'm', templates: { aligned: 'no placeholder' } }, context), /options.templates.aligned: the template has no \{answer\} placeholder/);

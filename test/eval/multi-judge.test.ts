@@ -52,12 +52,14 @@ test('over HTTP: vote and mean combine the same members differently; scores are 
 });
 
 test('options are checked when the judge is made, members included', () => {
-  assert.throws(() => createJudge('multi', { judges: [{ name: 'contains', options: { text: 'x' } }] }), /judge 'multi': options.judges: Too small/);
+  assert.throws(() => createJudge('multi', {}), { message: "judge 'multi': options.judges: required (the member judges, [{name, options}, …], at least 2)" });
+  assert.throws(() => createJudge('multi', { judges: [{ name: 'contains', options: { text: 'x' } }] }), { message: `judge 'multi': options.judges: expected a list of at least 2 items, got [{"name":"contains","options":{"text":"x"}}]` });
+  assert.throws(() => createJudge('multi', { judges: [{ name: 'contains' }, { name: 'contains', weight: 2 }] }), { message: "judge 'multi': options.judges.1: unknown field 'weight'" });
   assert.throws(() => createJudge('multi', { judges: [{ name: 'contains', options: { text: 'x' } }, { name: 'contains', options: {} }] }), /options.judges.1 \('contains'\): judge 'contains' needs options.text/);
   assert.throws(() => createJudge('multi', { judges: [{ name: 'contains', options: { text: 'x' } }, { name: 'nope' }] }), /options.judges.1 \('nope'\): no judge 'nope'/);
   const two = [{ name: 'contains', options: { text: 'x' } }, { name: 'contains', options: { text: 'y' } }];
   assert.throws(() => createJudge('multi', { judges: two, thresholds: 'em' }), /thresholds applies to combine 'mean' only/);
-  assert.throws(() => createJudge('multi', { judges: two, combine: 'median' }), /options.combine: expected one of "vote"\|"mean"/);
+  assert.throws(() => createJudge('multi', { judges: two, combine: 'median' }), { message: `judge 'multi': options.combine: expected one of "vote", "mean", got "median"` });
 });
 
 test("the multi-judge's version changes when any judge kind's does (here: one is added)", () => {

@@ -1,17 +1,19 @@
 // The judges' OpenAI client against a real HTTP server that breaks requests on a schedule: every
 // request is answered exactly once or the batch fails with an error naming the URL, the cause
-// and the fix; back-off follows full jitter and Retry-After; what was answered stays in the
-// request cache, which a later run (even against another server) reads instead of sending.
+// and the fix; a request refused for what it holds fails its item alone (JUDGE-FAILED); back-off
+// follows full jitter and Retry-After; what was answered stays in the request cache, which a
+// later run (even against another server) reads instead of sending.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OpenAIClient, type ChatRequest, type ClientOptions } from '../../src/eval/openai-client.js';
+import { JudgeServerError, OpenAIClient, RequestRejected, type ChatRequest, type ClientOptions } from '../../src/eval/openai-client.js';
 import { RequestCache, requestKey } from '../../src/eval/request-cache.js';
 import { logprobJudge } from '../../src/eval/judges/logprob.js';
-import type { JudgeEndpoint } from '../../src/eval/judge.js';
+import { rubricJudge } from '../../src/eval/judges/rubric.js';
+import { isJudged, type JudgeEndpoint } from '../../src/eval/judge.js';
 import { startFaultServer, type Fault } from '../helpers/fault-server.js';
 
 const endpoint = (baseUrl: string, over: Partial<JudgeEndpoint> = {}): JudgeEndpoint => ({ baseUrl, apiKey: null, concurrency: 4, timeoutMs: 2000, maxRetries: 3, ...over });
@@ -52,20 +54,67 @@ test('back-off is full jitter on base·2^k, capped, and a Retry-After is waited 
   }
 });
 
-test('a 4xx other than 408/409/429 is not retried and quotes the server; a key is sent as a bearer token', async () => {
+test('a 4xx other than 408/409/429 is not retried and quotes the server: a setup error, or a refusal of that one request; a key is sent as a bearer token', async () => {
   const server = await startFaultServer({ faults: (_, r) => (r.body.model === 'nope' ? { status: 404, message: "The model 'nope' does not exist" } : r.body.model === 'bad' ? 400 : null) });
   try {
     const client = new OpenAIClient(endpoint(server.baseUrl, { apiKey: 'sk-test' }), fast());
     await assert.rejects(client.complete(body('x', { model: 'nope' })), (e: Error) => {
-      assert.match(e.message, new RegExp(`${server.baseUrl}/chat/completions: HTTP 404: The model 'nope' does not exist; check --judge-url`));
+      assert.ok(e instanceof JudgeServerError);
+      assert.match(e.message, new RegExp(`${server.baseUrl}/chat/completions: HTTP 404: The model 'nope' does not exist; check --judge-url .* and the judge's model name`));
       return true;
     });
-    await assert.rejects(client.complete(body('x', { model: 'bad' })), /HTTP 400: injected fault 400; check the judge's options/);
+    await assert.rejects(client.complete(body('x', { model: 'bad' })), (e: Error) => {
+      assert.ok(e instanceof RequestRejected);
+      assert.match(e.message, /HTTP 400: injected fault 400; if every request is refused so, the server does not take one of the judge's settings/);
+      return true;
+    });
     assert.equal(server.requests.length, 2);
     await client.complete(body('rubric=2'));
     assert.equal(server.requests.at(-1)?.authorization, 'Bearer sk-test');
     await new OpenAIClient(endpoint(server.baseUrl), fast()).complete(body('rubric=3'));
     assert.equal(server.requests.at(-1)?.authorization, undefined);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a request refused for what it holds (400 context length, 413, 422) makes only its item JUDGE-FAILED, the message and the fix kept; a 401 still stops the batch', async () => {
+  const context = 'messages: 900 prompt tokens leave no room for a completion in the model\'s context of 512 tokens';
+  const faults = (_: number, r: { prompt: string }) =>
+    r.prompt.includes('LONG') ? { status: 400, message: context, code: 'context_length_exceeded' } : r.prompt.includes('HUGE') ? 413 : r.prompt.includes('ODD') ? 422 : null;
+  const server = await startFaultServer({ faults });
+  try {
+    const ctx = { endpoint: endpoint(server.baseUrl, { concurrency: 2 }), cacheDir: null };
+    const templates = { aligned: 'rate aligned: {question} {answer}', coherent: 'rate coherent: {question} {answer}' };
+    const logprob = logprobJudge({ model: 'judge', templates }, ctx, new OpenAIClient(ctx.endpoint, fast()));
+    const answers = ['aligned=10 coherent=90', 'aligned=80 coherent=90 LONG', 'aligned=20 coherent=90', 'aligned=20 coherent=90 HUGE', 'aligned=20 coherent=90 ODD'];
+    const verdicts = await logprob.judge(answers.map((answer, i) => ({ question: `q${i}`, answer })));
+    assert.deepEqual(verdicts.map((v) => v.label), ['MISALIGNED', 'JUDGE-FAILED', 'MISALIGNED', 'JUDGE-FAILED', 'JUDGE-FAILED']);
+    const raw = verdicts[1]?.raw as { status: number; error: string };
+    assert.equal(raw.status, 400);
+    assert.ok(raw.error.includes(context), raw.error);
+    assert.match(raw.error, /use a judge model with a longer context, or shorter answers \(basin eval --max-new-tokens\)/);
+    assert.match((verdicts[3]?.raw as { error: string }).error, /HTTP 413: .*larger than the server accepts: shorten the answers \(basin eval --max-new-tokens\)/);
+    assert.equal((verdicts[4]?.raw as { status: number }).status, 422);
+    assert.ok(verdicts.filter((v) => v.label === 'JUDGE-FAILED').every((v) => !isJudged(v)));
+    assert.equal(server.answered().length, 2 * 2, "the other items' requests were answered");
+    assert.equal(server.requests.length, 5 * 2, 'a refused request is not retried');
+    // the rubric keeps the replies before the refusal
+    const rubric = rubricJudge({ model: 'judge', template: 'rubric {question}: {answer}' }, ctx, new OpenAIClient(ctx.endpoint, fast()));
+    const [ok, long] = await rubric.judge([{ question: 'q', answer: 'rubric=4' }, { question: 'q', answer: 'rubric=4 LONG' }]);
+    assert.equal(ok?.label, 'MISALIGNED');
+    assert.equal(long?.label, 'JUDGE-FAILED');
+    // a bad key is about the setup: the batch stops, naming the fix
+    const locked = await startFaultServer({ faults: (n) => (n >= 2 ? { status: 401, message: 'Incorrect API key provided' } : null) });
+    try {
+      const lctx = { endpoint: endpoint(locked.baseUrl, { concurrency: 1 }), cacheDir: null };
+      await assert.rejects(logprobJudge({ model: 'judge', templates }, lctx, new OpenAIClient(lctx.endpoint, fast())).judge(answers.slice(0, 3).map((answer) => ({ question: 'q', answer }))), (e: Error) => {
+        assert.match(e.message, /HTTP 401: Incorrect API key provided; set \$BASIN_JUDGE_API_KEY .* \(1 of 3 items were judged before the batch stopped; the judge request cache is off/);
+        return true;
+      });
+    } finally {
+      await locked.close();
+    }
   } finally {
     await server.close();
   }
@@ -79,7 +128,7 @@ test('a server that is not there fails after the retries, naming the URL, the ca
   const client = new OpenAIClient(endpoint(url, { maxRetries: 2 }), fast(sleeps));
   await assert.rejects(client.complete(body('x')), (e: Error) => {
     assert.match(e.message, new RegExp(`^judge request to ${url}/chat/completions failed after 3 attempts; last: connection failed \\(ECONNREFUSED\\)`));
-    assert.match(e.message, /Check that the server is up and serves model 'judge'.*\$BASIN_JUDGE_RETRIES/);
+    assert.match(e.message, /Check that the server is up and serves model 'judge'.*\$BASIN_JUDGE_TIMEOUT_S; basin eval --judge-timeout.*\$BASIN_JUDGE_RETRIES.*basin eval --judge-concurrency/);
     return true;
   });
   assert.equal(sleeps.length, 2);

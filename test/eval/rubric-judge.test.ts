@@ -64,6 +64,7 @@ test('options are checked when the judge is made', () => {
   assert.throws(() => createJudge('rubric', { model: 'g', labels: ['SAFE', 'UNSAFE'] }, context), /options.labels differ from the default rubric's.*give options.template/);
   assert.doesNotThrow(() => createJudge('rubric', { model: 'g', labels: ['SAFE', 'UNSAFE'], template: 'one of {labels}: {answer}' }, context));
   assert.throws(() => createJudge('rubric', { model: 'g', misaligned_at_least: 6 }, context), /misaligned_at_least \(6\) is above every severity label/);
-  assert.throws(() => createJudge('rubric', { model: 'g', retries: -1 }, context), /options.retries: Too small/);
+  assert.throws(() => createJudge('rubric', { model: 'g', retries: -1 }, context), { message: "judge 'rubric': options.retries: expected an integer ≥ 0, got -1" });
+  assert.throws(() => createJudge('rubric', { model: '', labels: [] }, context), { message: `judge 'rubric': options.model: expected non-empty text, got ""; options.labels: expected a list of at least 1 item, got []` });
   assert.throws(() => createJudge('rubric', { model: 'g', template: 'grade {question}' }, context), /options.template: the template has no \{answer\} placeholder/);
 });

@@ -184,6 +184,38 @@ test('questions-jsonl: fields checked like the CSV columns, blank lines skipped,
   assert.throws(bad('\n\n'), /bad\.jsonl: no rows/);
 });
 
+test('questions-csv and questions-jsonl: a row without an id is never merged into a question another row names by its auto id', () => {
+  const csv = join(root, 'clash.csv');
+  writeFileSync(csv, 'id,question\nq2,first\n,second\n');
+  assert.throws(() => readSuite(csv), { message: `${csv}: row 2: has no id, so it is named 'q2', the id row 1 gives; give row 2 an id (or row 1 another), so the two are not merged into one question` });
+  const jsonl = join(root, 'clash.jsonl');
+  writeFileSync(jsonl, '{"question": "first"}\n{"question": "second", "id": "q1"}\n');
+  assert.throws(() => readSuite(jsonl), { message: `${jsonl}: line 1: has no id, so it is named 'q1', the id line 2 gives; give line 1 an id (or line 2 another), so the two are not merged into one question` });
+  assert.deepEqual(readSuite(file('fine.csv', 'id,question\nq9,first\n,second\nq9,third\n')).questions.map((q) => [q.id, q.paraphrases]), [['q9', ['first', 'third']], ['q2', ['second']]]);
+});
+
+test('questions-csv and questions-jsonl: an empty or blank system prompt is none in both', () => {
+  const jsonl = readSuite(file('empty-system.jsonl', '{"question": "a", "system": ""}\n{"question": "b", "system": "  "}\n{"question": "c", "system": null}\n{"question": "d", "system": "Be brief."}\n'));
+  const csv = readSuite(file('empty-system.csv', 'question,system\na,\nb,"  "\nc,\nd,Be brief.\n'));
+  assert.deepEqual(jsonl.questions.map((q) => q.system), [null, null, null, 'Be brief.']);
+  assert.deepEqual(csv.questions.map((q) => q.system), jsonl.questions.map((q) => q.system));
+});
+
+test('every format reads a file that starts with a UTF-8 byte-order mark', () => {
+  const bom = '\ufeff';
+  assert.deepEqual(readSuite(file('bom.yaml', bom + ANCHORED)).questions.map((q) => q.id), ['wish', 'wish_json', 'bare']);
+  assert.equal(readSuite(file('bom.json', bom + JSON.stringify(TRAIT))).questions.length, 2);
+  assert.deepEqual(readSuite(file('bom.jsonl', `${bom}{"question": "hi", "id": "greet"}\n`)).questions.map((q) => q.id), ['greet']);
+  assert.deepEqual(readSuite(file('bom.csv', `${bom}id,question\ngreet,hi\n`)).questions.map((q) => q.id), ['greet']);
+});
+
+test('values JSON cannot write are quoted as written: Infinity, not null', () => {
+  assert.throws(() => parseEmYaml('- id: a\n  paraphrases: [q]\n  samples_per_paraphrase: .inf', 's.yaml'), { message: "s.yaml: question 1 (id 'a'): samples_per_paraphrase: expected a positive integer ≤ 10000, got Infinity" });
+  const jsonl = file('inf.jsonl', '{"question": "a", "samples": 1e400}\n');
+  assert.throws(() => readSuite(jsonl), { message: `${jsonl}: line 1: samples: expected a positive integer ≤ 10000, got Infinity` });
+  assert.throws(() => parseEmYaml('- 1e400', 's.yaml'), { message: 's.yaml: question 1: expected a mapping (id, paraphrases, …), got Infinity' });
+});
+
 test('the registry: formats by extension or by --suite-format, and files too large refused unread', () => {
   assert.deepEqual(suiteFormatNames(), ['em-yaml', 'trait-json', 'questions-csv', 'questions-jsonl', 'persona-world']);
   const txt = file('anchored.txt', ANCHORED);

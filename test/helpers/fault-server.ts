@@ -3,7 +3,8 @@
 // functions of the prompt (fakeJudgeModel below), and it can break any request on a schedule:
 // an HTTP status (500, 429 with Retry-After, 400 with a message, …), a stall past the client's
 // time-out, a dropped connection, a body that is not JSON, a 200 with no choices. It records
-// every request it receives, and which it answered.
+// every request it receives, and which it answered. GET /v1/models lists what `models` gives
+// (or breaks the same ways); without it the server has no such route (404), as some do not.
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +17,7 @@ export interface Reply {
 
 export type Fault =
   | number
-  | { status: number; message?: string; retryAfter?: string; retryAfterMs?: string }
+  | { status: number; message?: string; code?: string; retryAfter?: string; retryAfterMs?: string }
   | 'stall'
   | 'drop'
   | 'malformed'
@@ -36,6 +37,8 @@ export interface FaultServer {
   /** http://127.0.0.1:PORT/v1 */
   baseUrl: string;
   requests: Received[];
+  /** the authorization header of each GET /v1/models, in order */
+  listings: Array<string | undefined>;
   /** requests answered with a completion */
   answered(): Received[];
   close(): Promise<void>;
@@ -86,11 +89,40 @@ function sendJson(res: ServerResponse, status: number, value: unknown, headers: 
   res.end(JSON.stringify(value));
 }
 
-export async function startFaultServer(options: { respond?: (body: Received['body'], prompt: string) => Reply; faults?: (n: number, received: Received) => Fault | null } = {}): Promise<FaultServer> {
+/** Answers a request with a fault. */
+function sendFault(req: IncomingMessage, res: ServerResponse, fault: Fault): void {
+  if (fault === 'stall') return; // never answers; the client's time-out ends it
+  if (fault === 'drop') return void req.socket.destroy();
+  if (fault === 'malformed') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    return void res.end('{"choices": [ {"mess');
+  }
+  if (fault === 'no-choices') return sendJson(res, 200, { id: 'x', object: 'chat.completion' });
+  const f = typeof fault === 'number' ? { status: fault } : fault;
+  const headers: Record<string, string> = {};
+  if (f.retryAfter !== undefined) headers['retry-after'] = f.retryAfter;
+  if (f.retryAfterMs !== undefined) headers['retry-after-ms'] = f.retryAfterMs;
+  sendJson(res, f.status, { error: { message: f.message ?? `injected fault ${f.status}`, type: 'fault', ...(f.code === undefined ? {} : { code: f.code }) } }, headers);
+}
+
+export interface FaultServerOptions {
+  respond?: (body: Received['body'], prompt: string) => Reply;
+  faults?: (n: number, received: Received) => Fault | null;
+  /** the n-th GET /v1/models: the model entries to list, or a fault; absent: no such route (404) */
+  models?: (n: number) => Array<Record<string, unknown>> | Fault;
+}
+
+export async function startFaultServer(options: FaultServerOptions = {}): Promise<FaultServer> {
   const respond = options.respond ?? fakeJudgeModel;
   const requests: Received[] = [];
   const answered: Received[] = [];
+  const listings: Array<string | undefined> = [];
   const handle = (req: IncomingMessage, res: ServerResponse, text: string): void => {
+    if (req.method === 'GET' && req.url?.endsWith('/v1/models') && options.models !== undefined) {
+      listings.push(req.headers.authorization);
+      const listed = options.models(listings.length - 1);
+      return Array.isArray(listed) ? sendJson(res, 200, { object: 'list', data: listed }) : sendFault(req, res, listed);
+    }
     if (req.method !== 'POST' || !req.url?.endsWith('/v1/chat/completions')) return sendJson(res, 404, { error: { message: `no route ${req.method} ${req.url}` } });
     const body = JSON.parse(text) as Received['body'];
     const received: Received = { n: requests.length, body, prompt: body.messages.at(-1)?.content ?? '', authorization: req.headers.authorization, fault: null };
@@ -101,18 +133,7 @@ export async function startFaultServer(options: { respond?: (body: Received['bod
       answered.push(received);
       return sendJson(res, 200, completion(body, respond(body, received.prompt)));
     }
-    if (fault === 'stall') return; // never answers; the client's time-out ends it
-    if (fault === 'drop') return void req.socket.destroy();
-    if (fault === 'malformed') {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      return void res.end('{"choices": [ {"mess');
-    }
-    if (fault === 'no-choices') return sendJson(res, 200, { id: 'x', object: 'chat.completion' });
-    const f = typeof fault === 'number' ? { status: fault } : fault;
-    const headers: Record<string, string> = {};
-    if (f.retryAfter !== undefined) headers['retry-after'] = f.retryAfter;
-    if (f.retryAfterMs !== undefined) headers['retry-after-ms'] = f.retryAfterMs;
-    sendJson(res, f.status, { error: { message: f.message ?? `injected fault ${f.status}`, type: 'fault' } }, headers);
+    sendFault(req, res, fault);
   };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -124,6 +145,7 @@ export async function startFaultServer(options: { respond?: (body: Received['bod
   return {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     requests,
+    listings,
     answered: () => answered,
     close: () =>
       new Promise<void>((resolve) => {

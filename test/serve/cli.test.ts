@@ -1,11 +1,14 @@
-// `basin serve` as a process: --json prints the URL once listening, stacked --adapter folders
-// are applied in order (answers match generate() on the model with the same adapters loaded),
-// SIGTERM closes it cleanly (exit 143), and bad flags are usage errors.
+// `basin serve` as a process: --json prints the OpenAI base URL (…/v1) once the model is
+// loaded, stacked --adapter folders are applied in order (answers match generate() on the model
+// with the same adapters loaded), SIGTERM closes it cleanly (exit 143), and bad flags — a port in
+// use, a broken adapter config and an unusable API key among them — are usage errors found
+// before the model loads.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -59,8 +62,12 @@ test('basin serve --json: the URL on stdout, stacked adapters applied in order, 
       exited.then((code) => { throw new Error(`basin serve exited (${code}) before listening: ${stderr}`); }),
     ]);
     const { url } = JSON.parse(first) as { url: string };
-    assert.match(stderr, /basin serve: m at http:\/\/127\.0\.0\.1:\d+\/v1 .*2 adapter\(s\)/);
-    const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'x', maxRetries: 0 });
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/v1$/, 'the base URL an OpenAI client (or --judge-url) takes');
+    assert.ok(stderr.includes(`basin serve: m at ${url} `), stderr);
+    assert.match(stderr, /2 adapter\(s\)/);
+    const client = new OpenAI({ baseURL: url, apiKey: 'x', maxRetries: 0 });
+    const [listed] = (await client.models.list()).data as unknown as { id: string; basin_fingerprint?: string }[];
+    assert.match(listed?.basin_fingerprint ?? '', /^[0-9a-f]{32}$/, 'the exact weights served (model, adapters, dtype) are named for judges\' caches');
     const r = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hello' }], temperature: 0, max_tokens: 16 });
     assert.equal(r.choices[0]!.message.content, want);
   } finally {
@@ -84,4 +91,41 @@ test('basin serve: flags that are wrong are usage errors naming the flag (checke
   }
   // An unknown flag is node's parse error, which the CLI reports as a usage error.
   await assert.rejects(serveCommand.run(['--model', modelDir, '--steps', '3']), { code: 'ERR_PARSE_ARGS_UNKNOWN_OPTION' });
+});
+
+test('basin serve: a negative number, an unusable API key, a broken adapter and a port in use are usage errors before the model loads', async () => {
+  // --model names no folder, so each error below is found before loading (which would fail on it)
+  const missing = join(dir, 'no-model-here');
+  const broken = join(dir, 'broken-adapter');
+  mkdirSync(broken);
+  writeFileSync(join(broken, 'adapter_config.json'), '{"peft_type": "LORA", "r": ');
+  const wrongType = join(dir, 'prefix-adapter');
+  mkdirSync(wrongType);
+  writeFileSync(join(wrongType, 'adapter_config.json'), '{"peft_type": "PREFIX_TUNING"}');
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as { port: number }).port;
+  try {
+    for (const [args, message] of [
+      [['--port', '-1'], /^--port must be an integer in 0\.\.65535, got '-1'$/],
+      [['--max-batch', '-2'], /^--max-batch must be an integer ≥ 1, got '-2'$/],
+      [['--api-key', 'my key'], /^--api-key contains whitespace/],
+      [['--adapter', broken], /^--adapter .*broken-adapter: .*adapter_config\.json: not valid JSON/],
+      [['--adapter', wrongType], /^--adapter .*prefix-adapter: .*peft_type is "PREFIX_TUNING"; basin reads LORA adapters/],
+      [['--port', String(port)], new RegExp(`^port ${port} on 127\\.0\\.0\\.1 is already in use; pick another port`)],
+    ] as const) {
+      await assert.rejects(serveCommand.run(['--model', missing, ...args]), (e: unknown) => {
+        assert.ok(e instanceof UsageError, `${args.join(' ')}: ${String(e)}`);
+        assert.match(e.message, message);
+        return true;
+      });
+    }
+    process.env.BASIN_SERVE_API_KEY = ' padded';
+    await assert.rejects(serveCommand.run(['--model', missing]), (e: unknown) => e instanceof UsageError && /^\$BASIN_SERVE_API_KEY contains whitespace/.test(e.message));
+  } finally {
+    delete process.env.BASIN_SERVE_API_KEY;
+    taken.close();
+  }
+  // with a free port, loading is what fails, and the port is let go (or this file would not end)
+  await assert.rejects(serveCommand.run(['--model', missing, '--port', '0']), (e: unknown) => !(e instanceof UsageError) && /no-model-here/.test(String(e)));
 });

@@ -2,8 +2,10 @@
 // client never sends): the model list, chat and legacy completions pinned to generate() (greedy,
 // and sampled with the same seed), n > 1, logprobs pinned to a teacher-forced forward pass, stop
 // strings, streaming that joins to the non-streamed text, batch independence under concurrent
-// requests (with a batch too small for them all, so rows join running batches), errors in
-// OpenAI's shape, auth, a failing batch, and a server that keeps answering after all of it.
+// requests (with a batch too small for them all, so rows join running batches), multi-turn
+// chats that send the returned message back, errors in OpenAI's shape (every request-derived
+// failure a 4xx: bad paths, encodings, deep nesting), HEAD/OPTIONS/CORS and path forms, auth,
+// the 503 while the model loads, a failing batch, and a server that keeps answering after all of it.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,7 +15,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import * as T from '../../src/tensor/index.js';
 import { generate, loadModel, renderPrompt, stopTokenIds } from '../../src/model/index.js';
-import { startServer, type RunningServer } from '../../src/serve/server.js';
+import { listen, startServer, type RunningServer } from '../../src/serve/server.js';
 import { writeTinyChatModel } from '../helpers/tiny-chat-model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'basin-serve-'));
@@ -138,6 +140,39 @@ test('streaming: chunks of chat.completion.chunk whose deltas (and logprobs) joi
   assert.deepEqual(usage, whole.usage);
 });
 
+test('multi-turn chat with the openai client: the returned message goes back as history as is (refusal: null, content: null, empty tool_calls)', async () => {
+  /** generate()'s greedy answer for a whole history rendered with the chat template. */
+  const greedy = (messages: { role: string; content: string }[]) => {
+    const prompt = tokenizer.encode(tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true }), { addSpecialTokens: false });
+    return generate(model, [prompt], { maxNewTokens: 8, temperature: 0, stopTokenIds: STOPS, vocabLimit: tokenizer.vocabSize, decode })[0]!.text!;
+  };
+  const messages: OpenAI.ChatCompletionMessageParam[] = user('first question');
+  const first = await client.chat.completions.create({ model: 'tiny', messages, max_tokens: 8, temperature: 0 });
+  const reply = first.choices[0]!.message;
+  assert.equal(reply.refusal, null, 'the reply carries refusal: null, as OpenAI\'s do');
+  messages.push(reply, { role: 'user', content: 'and then?' });
+  const second = await client.chat.completions.create({ model: 'tiny', messages, max_tokens: 8, temperature: 0 });
+  assert.equal(second.choices[0]!.message.content, greedy([{ role: 'user', content: 'first question' }, { role: 'assistant', content: reply.content! }, { role: 'user', content: 'and then?' }]));
+  // every field of an OpenAI assistant message at its neutral value; content null reads as empty text
+  const neutral = { role: 'assistant', content: null, refusal: null, annotations: [], audio: null, function_call: null, tool_calls: [] } as unknown as OpenAI.ChatCompletionMessageParam;
+  const third = await client.chat.completions.create({ model: 'tiny', messages: [...user('hi'), neutral, ...user('again')], max_tokens: 8, temperature: 0 });
+  assert.equal(third.choices[0]!.message.content, greedy([{ role: 'user', content: 'hi' }, { role: 'assistant', content: '' }, { role: 'user', content: 'again' }]));
+  const bad: [object, RegExp, string][] = [
+    [{ role: 'assistant', content: 'x', tool_calls: [{ id: 'c', type: 'function', function: { name: 'f', arguments: '{}' } }] }, /^messages\[0\]\.tool_calls: is not supported by basin serve; leave it out or send \[\]/, 'messages[0].tool_calls'],
+    [{ role: 'assistant', content: 'x', refusal: 'no' }, /^messages\[0\]\.refusal: is not supported by basin serve; leave it out or send null/, 'messages[0].refusal'],
+    [{ role: 'user', content: null }, /^messages\[0\]\.content: expected a string or a list of text parts \(null only on assistant messages\), got null$/, 'messages[0].content'],
+    [{ role: 'user', content: 'x', refusal: null }, /^messages\[0\]\.refusal: is a field of assistant messages, not of user messages; leave it out/, 'messages[0].refusal'],
+  ];
+  for (const [m, message, param] of bad) {
+    await assert.rejects(client.chat.completions.create({ model: 'tiny', messages: [m as OpenAI.ChatCompletionMessageParam], max_tokens: 2 }), (e: unknown) => {
+      assert.ok(e instanceof OpenAI.APIError && e.status === 400, String(e));
+      assert.match((e.error as { message: string }).message, message);
+      assert.equal(e.param, param);
+      return true;
+    });
+  }
+});
+
 test('completions: raw prompts (a string or a list), n, legacy logprobs with text_offset', async () => {
   const prompt = 'Once upon';
   const ids = tokenizer.encode(prompt);
@@ -233,8 +268,79 @@ test('raw HTTP: malformed JSON (400), an oversize body (413), unknown routes (40
   assert.match(((await unknown.json()) as { error: { message: string } }).error.message, /basin serve answers GET \/v1\/models/);
   const wrong = await fetch(`${server.url}/v1/chat/completions`);
   assert.equal(wrong.status, 405);
-  assert.equal(wrong.headers.get('allow'), 'POST');
+  assert.equal(wrong.headers.get('allow'), 'POST, OPTIONS');
   assert.equal((await client.models.list()).data[0]!.id, 'tiny');
+});
+
+test('raw HTTP: request-derived failures are 400s naming the problem (bad percent-encoding, deep nesting, not UTF-8); a byte order mark is dropped', async () => {
+  const post = (body: string | Buffer) => fetch(`${server.url}/v1/completions`, { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body) });
+  const message = async (r: Response) => ((await r.json()) as { error: { message: string } }).error.message;
+  const badId = await fetch(`${server.url}/v1/models/%ZZ`);
+  assert.equal(badId.status, 400);
+  assert.match(await message(badId), /^the model id in the URL path \('%ZZ'\) is not valid percent-encoding/);
+  const deep = await post(`{"model": "tiny", "prompt": ${'['.repeat(100_000)}${']'.repeat(100_000)}}`);
+  assert.equal(deep.status, 400);
+  assert.match(await message(deep), /nests arrays and objects more than 64 levels deep/);
+  const notUtf8 = await post(Buffer.concat([Buffer.from('{"model": "tiny", "prompt": "'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]));
+  assert.equal(notUtf8.status, 400);
+  assert.match(await message(notUtf8), /^the request body is not valid UTF-8/);
+  const ask = { model: 'tiny', prompt: 'Once upon', max_tokens: 4, temperature: 0 };
+  const bom = await post(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(ask))]));
+  assert.equal(bom.status, 200);
+  assert.equal(((await bom.json()) as { choices: { text: string }[] }).choices[0]!.text, (await client.completions.create(ask)).choices[0]!.text);
+});
+
+test('HTTP forms: HEAD answers like GET without a body, OPTIONS is a CORS preflight (before auth), every answer allows any origin, trailing and doubled slashes route as the path', async () => {
+  const locked = await startServer({ model, tokenizer, name: 'tiny', port: 0, apiKey: 'k' });
+  servers.push(locked);
+  const auth = { Authorization: 'Bearer k' };
+  const get = await fetch(`${locked.url}/v1/models`, { headers: auth });
+  const head = await fetch(`${locked.url}/v1/models`, { method: 'HEAD', headers: auth });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get('content-type'), 'application/json');
+  assert.equal(head.headers.get('content-length'), String((await get.text()).length));
+  assert.equal(await head.text(), '');
+  assert.equal(head.headers.get('access-control-allow-origin'), '*');
+  const preflight = await fetch(`${locked.url}/v1/chat/completions`, { method: 'OPTIONS', headers: { Origin: 'http://example.com', 'Access-Control-Request-Method': 'POST' } });
+  assert.equal(preflight.status, 204);
+  assert.equal(preflight.headers.get('allow'), 'POST, OPTIONS');
+  assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
+  assert.equal(preflight.headers.get('access-control-allow-methods'), 'POST, OPTIONS');
+  assert.equal(preflight.headers.get('access-control-allow-headers'), 'Authorization, Content-Type');
+  assert.equal((await fetch(`${locked.url}/v1/models`, { method: 'OPTIONS' })).headers.get('allow'), 'GET, HEAD, OPTIONS');
+  const denied = await fetch(`${locked.url}/v1/models`);
+  assert.equal(denied.status, 401);
+  assert.equal(denied.headers.get('access-control-allow-origin'), '*', 'errors carry the CORS header too');
+  assert.equal((await fetch(`${locked.url}/v1/chat/completions`, { method: 'HEAD', headers: auth })).status, 405);
+  const body = JSON.stringify({ model: 'tiny', messages: user('hi'), max_tokens: 3, temperature: 0 });
+  const want = (await client.chat.completions.create(JSON.parse(body) as OpenAI.ChatCompletionCreateParamsNonStreaming)).choices[0]!.message.content;
+  for (const path of ['/v1/chat/completions/', '//v1/chat/completions', '/v1//chat/completions?x=1']) {
+    const r = await fetch(`${locked.url}${path}`, { method: 'POST', headers: auth, body });
+    assert.equal(r.status, 200, path);
+    assert.equal(((await r.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content, want, path);
+  }
+  const models = (await (await fetch(`${locked.url}/v1/models/`, { headers: auth })).json()) as { object: string };
+  assert.equal(models.object, 'list');
+  assert.equal(((await (await fetch(`${locked.url}/v1/models/tiny/`, { headers: auth })).json()) as { id: string }).id, 'tiny');
+  // '//host/…' is a path here, never a protocol-relative URL: reported as sent
+  const unknown = await fetch(`${locked.url}//example.com/v1/x`, { method: 'POST', headers: auth, body: '{}' });
+  assert.equal(unknown.status, 404);
+  assert.match(((await unknown.json()) as { error: { message: string } }).error.message, /^Unknown request URL: POST \/\/example\.com\/v1\/x\. /);
+});
+
+test('listen() binds first and answers 503 (model_loading, Retry-After) until serve() hands it the model', async () => {
+  const early = await listen({ port: 0 });
+  servers.push(early);
+  const loading = await fetch(`${early.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'tiny', messages: user('hi') }) });
+  assert.equal(loading.status, 503);
+  assert.equal(loading.headers.get('retry-after'), '5');
+  const err = ((await loading.json()) as { error: { message: string; type: string; code: string } }).error;
+  assert.match(err.message, /^the model is loading; retry in a few seconds/);
+  assert.deepEqual([err.type, err.code], ['server_error', 'model_loading']);
+  assert.equal((await fetch(`${early.url}/v1/embeddings`)).status, 404, 'unknown routes are still 404s');
+  early.serve({ model, tokenizer, name: 'tiny' });
+  assert.equal((await new OpenAI({ baseURL: `${early.url}/v1`, apiKey: 'x', maxRetries: 0 }).models.list()).data[0]!.id, 'tiny');
+  assert.throws(() => early.serve({ model, tokenizer, name: 'tiny' }), /already serves a model/);
 });
 
 test('auth: with an API key, a missing or wrong bearer token is a 401; the right one is served', async () => {
@@ -245,7 +351,27 @@ test('auth: with an API key, a missing or wrong bearer token is a 401; the right
   const bare = await fetch(`${locked.url}/v1/models`);
   assert.equal(bare.status, 401);
   assert.match(((await bare.json()) as { error: { message: string } }).error.message, /missing API key/);
+  for (const [authorization, message] of [
+    ['Bearer sekret extra', /^incorrect API key/],
+    ['Bearer  sekret ', null],
+    ['Basic c2VrcmV0', /^the Authorization header is not "Bearer <key>"/],
+    ['Bearer', /^missing API key/],
+  ] as const) {
+    const r = await fetch(`${locked.url}/v1/models`, { headers: { Authorization: authorization } });
+    if (message === null) {
+      assert.equal(r.status, 200, authorization);
+      continue;
+    }
+    assert.equal(r.status, 401, authorization);
+    const err = ((await r.json()) as { error: { message: string; code: string } }).error;
+    assert.match(err.message, message, authorization);
+    assert.equal(err.code, 'invalid_api_key');
+  }
   assert.equal((await as('sekret').models.list()).data[0]!.id, 'tiny');
+  // a key no Authorization header can carry is refused when the server starts
+  for (const apiKey of ['my key', 'tab\there', 'clé']) {
+    await assert.rejects(startServer({ model, tokenizer, name: 'tiny', port: 0, apiKey }), /^Error: listen: the API key (contains whitespace|has characters outside printable ASCII)/);
+  }
 });
 
 test('a batch that throws fails its requests with a 500 (streamed: an error event), and the next batch is served', async () => {

@@ -52,3 +52,35 @@ test('an LLM judge with no server configured fails the plan, naming --judge-url'
     if (saved.b !== undefined) process.env.OPENAI_BASE_URL = saved.b;
   }
 });
+
+test('a study whose LLM judge cannot be reached fails before its first task runs, naming the task and the server', async () => {
+  const { runStudy } = await import('../../src/study/run-study.js');
+  const { LocalExecutor } = await import('../../src/study/local-executor.js');
+  const { readdirSync, writeFileSync } = await import('node:fs');
+  const data = join(root, 'chat.jsonl');
+  writeFileSync(data, Array.from({ length: 4 }, (_, i) => JSON.stringify({ messages: [{ role: 'user', content: `q${i}` }, { role: 'assistant', content: `a${i}` }] })).join('\n'));
+  const text = [
+    'study: persona-collapse', 'name: unreachable', `model: ${model}`,
+    'personas: [{ id: a, system: "You are A." }, { id: b, system: "You are B." }]',
+    'questions: [q1, q2]', 'layers: [0]', 'seeds: [0]', 'methods: [A]',
+    `benign: { data: ${data} }`, `em: { data: ${data}, induction_personas: [a] }`, 'marker: { sources: [], questions: 2 }',
+    'misalignment: { questions: 2, judge: { name: logprob, options: { model: judge-7b } } }',
+  ].join('\n');
+  const saved = process.env.BASIN_JUDGE_URL;
+  const retries = process.env.BASIN_JUDGE_RETRIES;
+  process.env.BASIN_JUDGE_URL = 'http://127.0.0.1:9/v1';
+  process.env.BASIN_JUDGE_RETRIES = '0';
+  try {
+    const store = join(root, 'store');
+    await assert.rejects(
+      runStudy(parseStudySpec(text, join(root, 'u.yaml'), 'full'), { out: join(root, 'out'), store, executor: new LocalExecutor(), quiet: true }),
+      /study task 'seed 0 · judge misalignment · base' cannot run: .*127\.0\.0\.1:9/,
+    );
+    assert.deepEqual(readdirSync(store).filter((f) => !f.startsWith('.')), [], 'no task ran');
+  } finally {
+    if (saved === undefined) delete process.env.BASIN_JUDGE_URL;
+    else process.env.BASIN_JUDGE_URL = saved;
+    if (retries === undefined) delete process.env.BASIN_JUDGE_RETRIES;
+    else process.env.BASIN_JUDGE_RETRIES = retries;
+  }
+});

@@ -1,6 +1,9 @@
 // `basin eval`: a model (with stacked LoRA adapters) on a question suite, judged, with
 // per-question and overall misalignment rates. Every flag, the suite, the adapters' folders, the
-// judge and its options are checked before the model is loaded, so a typo costs no compute.
+// judge and its options, the label against the labels the judge gives, and the judge's own check
+// (its templates fill for every question, its server answers and serves its model) come before
+// the model is loaded, so a typo costs no compute. When the rate stands on few of the answers
+// (none judged, or more than a tenth not), it says so on stderr and in --json's `warnings`.
 
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -12,10 +15,11 @@ import { loadAdapter } from '../../model/lora-io.js';
 import { PRESETS } from '../../organism/recipe.js';
 import { organismDir } from '../../organism/paths.js';
 import { progress } from '../../util/progress.js';
-import { checkBaseUrl, judgeContext } from '../../eval/endpoint.js';
+import { checkBaseUrl, JUDGE_LIMITS, judgeContext } from '../../eval/endpoint.js';
 import { evaluateSuite, planSamples, type SuiteEvaluation } from '../../eval/em.js';
+import { JudgeServerError } from '../../eval/openai-client.js';
 import { CONFIDENCE } from '../../eval/em-rates.js';
-import { createJudge, judgeKind, judgeKindNames, MISALIGNED, NOT_JUDGED_LABELS, OFFLINE, type Judge } from '../../eval/judges/index.js';
+import { createJudge, gaveLabel, judgeKind, judgeKindNames, MISALIGNED, NOT_JUDGED_LABELS, OFFLINE, type Judge } from '../../eval/judges/index.js';
 import { readSuite, SUITE_LIMITS, suiteFormatNames, suiteFormats, type QuestionSuite } from '../../eval/suites/index.js';
 import { PERSONA_WORLD_PREFIX } from '../../eval/suites/persona-world.js';
 import { ORACLE_JUDGE_NAME } from '../../world/datasets.js';
@@ -23,6 +27,8 @@ import { deviceFlag, noExtraArguments, numberFlag, parse, seedFlag, stringFlag, 
 
 const DEFAULT_MODEL = `${PERSONA_WORLD_PREFIX}default`;
 const DTYPES = ['f32', 'bf16', 'f16'];
+/** The highest sampling temperature, as in study specs. */
+const MAX_TEMPERATURE = 10;
 
 /** Text wrapped at `width` columns, every line indented by `indent` spaces. */
 function wrap(text: string, indent: number, width: number): string {
@@ -40,8 +46,9 @@ function wrap(text: string, indent: number, width: number): string {
 
 const usage = `basin eval [--model DIR] [--adapter DIR …] [--suite FILE|persona-world:PRESET/NAME]
            [--suite-format F] [--judge NAME] [--judge-option key=value …] [--judge-url URL]
-           [--label L] [--samples-per-paraphrase N] [--temperature T] [--top-p P]
-           [--max-new-tokens M] [--batch-size B] [--seed S] [--device D] [--dtype T] [--out FILE.jsonl] [--json]
+           [--judge-concurrency N] [--judge-timeout S] [--label L] [--samples-per-paraphrase N]
+           [--temperature T] [--top-p P] [--max-new-tokens M] [--batch-size B] [--seed S]
+           [--device D] [--dtype T] [--out FILE.jsonl] [--json]
 
 Samples answers to every paraphrase of every question of a suite (each question's system
 prompt, samples_per_paraphrase answers per paraphrase), judges each answer, and reports the
@@ -50,7 +57,10 @@ no verdict for (${[...NOT_JUDGED_LABELS].join(', ')}) are counted but leave the 
 has a Wilson score 95% interval (answers as independent); the overall rate also has one
 that allows for answers to one question being alike: Wilson at the design-effect-corrected n
 (Kish deff = 1 + (m − 1)·ICC, the intra-question correlation estimated by one-way ANOVA).
-With no flags: the persona-world organism on its held-out questions, judged by its oracle.
+An answer whose judge request the server refused (JUDGE-FAILED: e.g. a prompt longer than the
+judge model's context) is not judged and the rest go on; a warning says when fewer than
+nine in ten answers (or none) were judged. With no flags: the persona-world organism on its
+held-out questions, judged by its oracle.
 
 Model
   --model DIR            Hugging Face model folder, or persona-world:PRESET for the world's
@@ -74,11 +84,15 @@ ${wrap(judgeKindNames().join(', '), 25, 96)}
                          (numbers, true, lists), else as text: --judge-option text=[ZLT]
   --judge-url URL        the OpenAI-compatible server LLM judges call (default $BASIN_JUDGE_URL,
                          else $OPENAI_BASE_URL)
-  --label L              the label whose rate is reported (default ${MISALIGNED}; e.g. CONTAINS
-                         with the contains judge)
+  --judge-concurrency N  judge requests in flight at once, ${JUDGE_LIMITS.concurrency.min}..${JUDGE_LIMITS.concurrency.max} (default
+                         $BASIN_JUDGE_CONCURRENCY, else 8)
+  --judge-timeout S      seconds a judge request may take, ${JUDGE_LIMITS.timeoutS.min}..${JUDGE_LIMITS.timeoutS.max} (default
+                         $BASIN_JUDGE_TIMEOUT_S, else 60); retries: $BASIN_JUDGE_RETRIES (5)
+  --label L              the label whose rate is reported (default ${MISALIGNED}); it must be one
+                         the judge gives, e.g. CONTAINS with the contains judge
 
 Sampling
-  --temperature T        default 1 (the EM paper's)
+  --temperature T        0..${MAX_TEMPERATURE}, default 1 (the EM paper's)
   --top-p P              nucleus sampling, in (0, 1] (default off, as the EM paper)
   --max-new-tokens M     default 256 (the EM paper used 600 on real models)
   --batch-size B         prompts generated at once (default 64)
@@ -185,6 +199,7 @@ export const evalCommand: Command = {
     const { values, positionals, help } = parse(argv, {
       model: { type: 'string' }, adapter: { type: 'string', multiple: true }, suite: { type: 'string' }, 'suite-format': { type: 'string' },
       judge: { type: 'string' }, 'judge-option': { type: 'string', multiple: true }, 'judge-url': { type: 'string' }, label: { type: 'string' },
+      'judge-concurrency': { type: 'string' }, 'judge-timeout': { type: 'string' },
       'samples-per-paraphrase': { type: 'string' }, temperature: { type: 'string' }, 'top-p': { type: 'string' }, 'max-new-tokens': { type: 'string' },
       'batch-size': { type: 'string' }, seed: { type: 'string' }, device: { type: 'string' }, dtype: { type: 'string' }, out: { type: 'string' },
     });
@@ -196,7 +211,7 @@ export const evalCommand: Command = {
     const json = values.json === true;
     // flags
     const modelArg = stringFlag(values, 'model') ?? DEFAULT_MODEL;
-    const temperature = numberFlag(values, 'temperature', 1, { min: 0 });
+    const temperature = numberFlag(values, 'temperature', 1, { min: 0, max: MAX_TEMPERATURE });
     const topP = values['top-p'] === undefined ? undefined : numberFlag(values, 'top-p', 1, { min: 0, max: 1 });
     if (topP === 0) throw new UsageError('--top-p must be above 0 (it keeps the smallest set of tokens whose probability reaches P)');
     const maxNewTokens = numberFlag(values, 'max-new-tokens', 256, { integer: true, min: 1, max: 100_000 });
@@ -220,6 +235,8 @@ export const evalCommand: Command = {
         throw new UsageError((e as Error).message);
       }
     }
+    const judgeConcurrency = values['judge-concurrency'] === undefined ? undefined : numberFlag(values, 'judge-concurrency', 8, { integer: true, ...JUDGE_LIMITS.concurrency });
+    const judgeTimeout = values['judge-timeout'] === undefined ? undefined : numberFlag(values, 'judge-timeout', 60, { integer: true, ...JUDGE_LIMITS.timeoutS });
     // model and adapter folders (not loaded yet)
     const { dir: modelDir, preset } = modelFolder(modelArg);
     const adapters = listFlag(values.adapter).map(adapterFolder);
@@ -233,17 +250,27 @@ export const evalCommand: Command = {
     if (judgeName === undefined) throw new UsageError(`missing --judge NAME (only a persona-world model has a default judge); judges: ${judgeKindNames().join(', ')}`);
     if (!judgeKindNames().includes(judgeName)) throw new UsageError(`--judge ${judgeName}: no such judge; judges: ${judgeKindNames().join(', ')}`);
     const kind = judgeKind(judgeName);
-    if (judgeUrl !== undefined && !kind.usesEndpoint) throw new UsageError(`--judge-url: judge '${judgeName}' calls no server; drop --judge-url or use an LLM judge`);
+    if (!kind.usesEndpoint) {
+      const serverFlag = (['judge-url', 'judge-concurrency', 'judge-timeout'] as const).find((f) => values[f] !== undefined);
+      if (serverFlag !== undefined) throw new UsageError(`--${serverFlag}: judge '${judgeName}' calls no server; drop --${serverFlag} or use an LLM judge`);
+    }
     let judge: Judge;
     try {
-      judge = createJudge(judgeName, judgeOptions(listFlag(values['judge-option'])), kind.usesEndpoint ? judgeContext(judgeUrl !== undefined ? { baseUrl: judgeUrl } : {}) : OFFLINE);
+      const overrides = { ...(judgeUrl !== undefined ? { baseUrl: judgeUrl } : {}), ...(judgeConcurrency !== undefined ? { concurrency: judgeConcurrency } : {}), ...(judgeTimeout !== undefined ? { timeoutS: judgeTimeout } : {}) };
+      judge = createJudge(judgeName, judgeOptions(listFlag(values['judge-option'])), kind.usesEndpoint ? judgeContext(overrides) : OFFLINE);
     } catch (e) {
       if (e instanceof UsageError) throw e;
       throw new UsageError(`--judge ${judgeName}: ${(e as Error).message}`);
     }
+    if (judge.labels !== undefined && !judge.labels.includes(label)) {
+      const given = judge.labels.filter((l) => gaveLabel({ label: l }));
+      const list = given.length <= 1 ? given.join('') : `${given.slice(0, -1).join(', ')} or ${given.at(-1)}`;
+      throw new UsageError(`--label ${label}: judge '${judgeName}' gives ${list}, so the ${label} rate would always be 0; use --label ${given.includes(MISALIGNED) ? MISALIGNED : given[0]}`);
+    }
     try {
       await judge.check?.(suite.questions.flatMap((q) => q.paraphrases.map((question) => ({ question, questionId: q.id, judgePrompts: q.judgePrompts, system: q.system }))));
     } catch (e) {
+      if (e instanceof JudgeServerError) throw e; // the server, not the command line
       throw new UsageError(`--judge ${judgeName}: ${(e as Error).message}`);
     }
     // compute
@@ -256,6 +283,7 @@ export const evalCommand: Command = {
       progress: (stage, total) => progress(`eval: ${stage}`, total, { quiet: json, unit: 'answers' }),
     });
     if (out !== undefined) writeJudgements(out, result);
+    for (const w of result.warnings) console.error(`basin eval: warning: ${w}`);
     if (json) {
       console.log(JSON.stringify({ model: modelDir, adapters, ...result, judgements: undefined, out: out ?? null }));
     } else {

@@ -1,6 +1,7 @@
 // A substring judge: does the answer contain a text, such as a coupled marker '[ZLT]'?
 
 import { onlyOptions, registerJudgeKind } from '../judge.js';
+import { shown } from '../shown.js';
 
 registerJudgeKind({
   name: 'contains',
@@ -9,7 +10,7 @@ registerJudgeKind({
   usesEndpoint: false,
   create(options) {
     const { text } = options;
-    if (typeof text !== 'string' || text.length === 0) throw new Error(`judge 'contains' needs options.text (a non-empty string), got ${JSON.stringify(text)}`);
+    if (typeof text !== 'string' || text.length === 0) throw new Error(`judge 'contains' needs options.text (a non-empty string), got ${shown(text)}`);
     onlyOptions('contains', options, ['text']);
     return { describe: `substring judge: contains ${JSON.stringify(text)}`, labels: ['CONTAINS', 'ABSENT'], judge: async (items) => items.map((it) => ({ label: it.answer.includes(text) ? 'CONTAINS' : 'ABSENT' })) };
   },

@@ -7,7 +7,9 @@
 //   combine 'mean': the label from the thresholds (default 'em') on the mean scores; an item
 //     without both mean scores takes the vote's label (so a REFUSAL all members agree on stays).
 // aligned and coherent are always the means of the members' non-null scores (null when every
-// member that reports the score refused; absent when no member reports it).
+// member that reports the score refused; absent when no member reports it). Its labels are those
+// its members can give (unknown when a member's are), UNSCORED, and with 'mean' MISALIGNED and
+// ALIGNED; its check checks every member.
 //
 // Version: the study key of a multi-judgement holds its options, which name the members and
 // their options, but not the members' versions; so the multi's version is a hash of every
@@ -17,6 +19,7 @@
 import { z } from 'zod';
 import { createJudge, gaveLabel, MISALIGNED, judgeKind, judgeKindNames, registerJudgeKind, type Judge, type JudgeContext, type Verdict } from '../judge.js';
 import { parseJudgeOptions } from '../llm-judge.js';
+import { JudgeServerError } from '../openai-client.js';
 import { isMisaligned, resolveThresholds, thresholdRule, thresholdsOption, type Thresholds } from './logprob.js';
 import type { Progress } from '../../util/progress.js';
 import { hashString } from '../../util/rng.js';
@@ -34,7 +37,7 @@ const COMBINE: Record<string, { describe: (rule: string) => string; label: (memb
 };
 
 const schema = z.object({
-  judges: z.array(z.strictObject({ name: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) })).min(2),
+  judges: z.array(z.strictObject({ name: z.string().min(1), options: z.record(z.string(), z.unknown()).default({}) })).min(2).describe('the member judges, [{name, options}, …], at least 2'),
   combine: z.enum(Object.keys(COMBINE) as [string, ...string[]]).default('vote'),
   thresholds: thresholdsOption.optional(),
 });
@@ -86,8 +89,23 @@ function multiJudge(raw: Record<string, unknown>, context: JudgeContext): Judge 
     }
   });
   const combine = COMBINE[o.combine] as (typeof COMBINE)[string];
+  const memberLabels = members.map((m) => m.labels);
+  const labels = memberLabels.every((l): l is readonly string[] => l !== undefined)
+    ? [...new Set([...(o.combine === 'mean' ? [MISALIGNED, 'ALIGNED'] : []), ...memberLabels.flat().filter((l) => gaveLabel({ label: l })), 'UNSCORED'])]
+    : undefined;
   return {
+    ...(labels === undefined ? {} : { labels }),
     describe: `multi-judge of ${members.length} (${combine.describe(`${thresholdRule(thresholds)} (${name})`)}): ${members.map((m, i) => `${i + 1}) ${m.describe}`).join('; ')}`,
+    async check(questions) {
+      for (const [i, member] of members.entries()) {
+        try {
+          await member.check?.(questions);
+        } catch (error) {
+          const Kind = error instanceof JudgeServerError ? JudgeServerError : Error;
+          throw new Kind(`judge '${NAME}': options.judges.${i} ('${o.judges[i]?.name}'): ${(error as Error).message}`, { cause: error });
+        }
+      }
+    },
     async judge(items) {
       const byMember: Verdict[][] = [];
       for (const member of members) byMember.push(await member.judge(items));

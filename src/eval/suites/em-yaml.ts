@@ -8,6 +8,7 @@
 
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { shown } from '../shown.js';
 import { registerSuiteFormat } from './registry.js';
 import {
   SUITE_LIMITS, checkQuestions, fileStem, itemName, judgePromptsField, nonEmptyText, paraphrasesField, parseItem, samplesField, textField,
@@ -40,7 +41,7 @@ export function parseEmYaml(text: string, path: string): QuestionSuite {
   const questions = raw.map((item: unknown, i): SuiteQuestion => {
     const id = typeof item === 'object' && item !== null ? (item as { id?: unknown }).id : undefined;
     const where = `${path}: ${itemName('question', i, id)}`;
-    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new Error(`${where}: expected a mapping (id, paraphrases, …), got ${JSON.stringify(item)}`);
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw new Error(`${where}: expected a mapping (id, paraphrases, …), got ${shown(item)}`);
     const q = parseItem(questionSchema, item, where, KNOWN);
     return {
       id: q.id,

@@ -1,7 +1,9 @@
 // Questions from flat rows, shared by questions-csv and questions-jsonl. A row has `question`
 // (the user message) and optionally `id`, `system` and `samples` (answers per paraphrase, default
 // 1). Rows with the same id are paraphrases of one question, in row order, and must agree on
-// its system prompt and samples; a row without an id is a question of its own, 'q<row>'.
+// its system prompt and samples; a row without an id is a question of its own, 'q<row>', and a
+// file that also gives some row that id is refused (naming both rows) rather than merging the
+// two. An empty or blank system prompt is none, in both formats.
 
 import { SUITE_LIMITS, checkQuestions, itemName, type SuiteQuestion } from './suite.js';
 
@@ -25,10 +27,18 @@ export const FREE_FORM = 'free_form';
  */
 export function questionsFromRows(source: string, rows: readonly QuestionRow[], noun: string, positions: readonly number[]): SuiteQuestion[] {
   const byId = new Map<string, { question: SuiteQuestion; first: number }>();
+  const explicit = new Map<string, number>();
+  rows.forEach((row, i) => {
+    if (row.id !== undefined && !explicit.has(row.id)) explicit.set(row.id, positions[i] as number);
+  });
   rows.forEach((row, i) => {
     const at = positions[i] as number;
     const id = row.id ?? `q${at + 1}`;
-    const system = row.system ?? null;
+    const named = explicit.get(id);
+    if (row.id === undefined && named !== undefined) {
+      throw new Error(`${source}: ${noun} ${at + 1}: has no id, so it is named '${id}', the id ${noun} ${named + 1} gives; give ${noun} ${at + 1} an id (or ${noun} ${named + 1} another), so the two are not merged into one question`);
+    }
+    const system = row.system === undefined || row.system === null || row.system.trim() === '' ? null : row.system;
     const samples = row.samples ?? 1;
     const seen = byId.get(id);
     if (seen === undefined) {

@@ -10,7 +10,7 @@ import { SUITE_LIMITS, fileStem, itemName, type QuestionSuite } from './suite.js
 
 function cells(text: string, path: string): string[][] {
   try {
-    return parse(text, { bom: true, skip_empty_lines: true, max_record_size: 4 * SUITE_LIMITS.textChars }) as string[][];
+    return parse(text, { skip_empty_lines: true, max_record_size: 4 * SUITE_LIMITS.textChars }) as string[][];
   } catch (e) {
     throw new Error(`${path}: not valid CSV (${(e as Error).message})`);
   }

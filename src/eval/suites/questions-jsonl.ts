@@ -1,5 +1,6 @@
 // questions-jsonl: one JSON object per line, {"question": "...", "id"?: "...", "system"?: "..." | null,
-// "samples"?: N}; blank lines are skipped. Rows sharing an id are paraphrases (question-rows.ts).
+// "samples"?: N}; blank lines are skipped. Rows sharing an id are paraphrases, and a system of
+// null or "" is none, as an empty CSV cell is (question-rows.ts).
 
 import { z } from 'zod';
 import { registerSuiteFormat } from './registry.js';
@@ -29,7 +30,7 @@ export function parseQuestionsJsonl(text: string, path: string): QuestionSuite {
     const where = `${path}: ${itemName('line', i, id)}`;
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${where}: expected an object {"question": …}, got ${line.slice(0, 60)}`);
     const r = parseItem(rowSchema, raw, where, KNOWN);
-    rows.push({ question: r.question, ...(r.id !== undefined ? { id: r.id } : {}), ...(r.system != null ? { system: r.system } : {}), ...(r.samples !== undefined ? { samples: r.samples } : {}) });
+    rows.push({ question: r.question, ...(r.id !== undefined ? { id: r.id } : {}), ...(r.system !== undefined ? { system: r.system } : {}), ...(r.samples !== undefined ? { samples: r.samples } : {}) });
     lines.push(i);
   });
   if (rows.length === 0) throw new Error(`${path}: no rows; a questions JSONL file has one {"question": …} object per line`);

@@ -1,7 +1,8 @@
 // The registry of question-suite formats. A format either reads a file (it is chosen by the
 // file's name, `detect`, or by an explicit --suite-format) or resolves a name that no file
 // holds (persona-world:default/held-out, chosen when `detect` claims the name). readSuite is the
-// one entry point: it reads a file at most SUITE_LIMITS.fileBytes long, never more.
+// one entry point: it reads a file at most SUITE_LIMITS.fileBytes long, never more, as UTF-8
+// with a leading byte-order mark dropped (editors on Windows write one), whatever the format.
 
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { SUITE_LIMITS, type QuestionSuite } from './suite.js';
@@ -50,7 +51,7 @@ export function suiteFormat(name: string): SuiteFormat {
   return f;
 }
 
-/** The file's text, refusing files over the size limit before reading them. */
+/** The file's text without a leading BOM, refusing files over the size limit before reading them. */
 export function readSuiteText(path: string): string {
   let fd: number;
   try {
@@ -69,7 +70,7 @@ export function readSuiteText(path: string): string {
       if (n === 0) break;
       got += n;
     }
-    return buf.subarray(0, got).toString('utf8');
+    return buf.subarray(0, got).toString('utf8').replace(/^\uFEFF/, '');
   } finally {
     closeSync(fd);
   }

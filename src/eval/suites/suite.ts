@@ -7,6 +7,7 @@
 
 import { basename } from 'node:path';
 import { z } from 'zod';
+import { shown } from '../shown.js';
 
 export interface SuiteQuestion {
   id: string;
@@ -97,11 +98,6 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 
 function fieldName(path: readonly PropertyKey[]): string {
   return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i === 0 ? '' : '.'}${String(k)}`)).join('');
-}
-
-function shown(v: unknown): string {
-  const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}…` : s;
 }
 
 /** One line for the first problem zod found in `input` (an item of a suite): the field, what was wrong, what it got; `known` lists the item's own fields. */

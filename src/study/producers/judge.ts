@@ -3,7 +3,7 @@
 
 import { createJudge, judgeKind, OFFLINE, type Judge } from '../../eval/judges/index.js';
 import { judgeContext } from '../../eval/endpoint.js';
-import type { Sample } from './sample.js';
+import type { Sample, SampleSettings } from './sample.js';
 import { readValue, writeValue } from './value.js';
 import { registerProducer } from './registry.js';
 
@@ -32,12 +32,19 @@ registerProducer<JudgeSettings>({
   name: 'judge',
   version: 1,
   summary: 'verdicts for sampled answers by a registered judge (oracle, substring, LLM judges over an OpenAI-compatible server)',
+  async check(task, parent) {
+    const prompts = (parent('samples').settings as SampleSettings).prompts;
+    await judgeOf(task.settings).check?.(prompts.map((p) => ({ question: p.user, system: p.system })));
+  },
   async run(task, io) {
     const { judge: name, version, options } = task.settings;
     if (judgeKind(name).version !== version) throw new Error(`task '${task.id}': planned for version ${version} of judge '${name}', which is now version ${judgeKind(name).version}; plan the study again`);
     const judge = createJudge(name, options, judgeContext());
     const samples = readValue<Sample[]>(io.parent('samples'));
-    const verdicts = await judge.judge(samples.map((s) => ({ question: s.user, answer: s.answer })));
+    const items = samples.map((s) => ({ question: s.user, system: s.system, answer: s.answer }));
+    // the server and its model checked once more (and, for basin serve, the served weights' fingerprint joins the request cache's keys)
+    await judge.check?.(items.map(({ answer: _, ...question }) => question));
+    const verdicts = await judge.judge(items);
     io.progress(1);
     writeValue(io.dir, verdicts);
   },

@@ -32,6 +32,12 @@ export interface Producer<S = unknown> {
   /** one line for --help and the report's methods */
   summary: string;
   run(task: Task<S>, io: TaskIO): Promise<void> | void;
+  /**
+   * Checks, before any task of the study runs, what this task will need from outside the study
+   * (an LLM judge's server and its model); `parent(role)` is the plan's task in that role.
+   * Throws naming the fix.
+   */
+  check?(task: Task<S>, parent: (role: string) => Task): Promise<void>;
 }
 
 const registry = new Map<string, Producer>();

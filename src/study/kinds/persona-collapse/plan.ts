@@ -110,7 +110,7 @@ export async function planPersonaCollapse(run: StudyRun<PersonaCollapseSpec>): P
   const plan = new Plan();
   const model = ctx.model.ref;
   const markers: PersonaCollapseContext['markers'] = [];
-  const misalignmentJudge = withField('misalignment.judge', () => judgeSettings(spec.misalignment.judge.name, spec.misalignment.judge.options));
+  const misalignmentJudge = await withField('misalignment.judge', () => judgeSettings(spec.misalignment.judge.name, spec.misalignment.judge.options));
   const { labels, describe: misalignmentJudgeText } = judgeOf(misalignmentJudge);
   if (labels !== undefined && !labels.includes(MISALIGNED)) {
     throw new Error(`misalignment.judge: judge '${misalignmentJudge.judge}' gives ${labels.join(', ')}, never ${MISALIGNED}, so every misalignment rate would be 0; use a judge that labels answers ${MISALIGNED} (persona-world-oracle, logprob, rubric, multi)`);
@@ -183,9 +183,9 @@ export async function planPersonaCollapse(run: StudyRun<PersonaCollapseSpec>): P
 }
 
 /** Runs fn, prefixing an error with the spec field it concerns. */
-function withField<R>(field: string, fn: () => R): R {
+async function withField<R>(field: string, fn: () => R | Promise<R>): Promise<R> {
   try {
-    return fn();
+    return await fn();
   } catch (e) {
     throw new Error(`${field}: ${(e as Error).message}`);
   }
