@@ -20,7 +20,7 @@
 import * as T from '../tensor/index.js';
 import { KVCache } from './kv-cache.js';
 import { padBatch } from './padding.js';
-import { pick, shouldPack, stepThreads } from './generate.js';
+import { draw, samplingProbabilities, shouldPack, stepThreads } from './generate.js';
 import type { Hook } from './hooks.js';
 import type { Transformer } from './transformer.js';
 
@@ -155,10 +155,22 @@ export class DecodeStepper {
     return T.noGrad(() => T.scope(() => {
       const limited = vocabLimit !== undefined && vocabLimit < logits.size(-1) ? logits.narrow(-1, 0, vocabLimit) : logits; // [b, V]
       const greedy = live.some((i) => (rows[i] as Row).generator === null) ? limited.argmax(-1).toArray() : [];
+      // Sampling rows, grouped by their settings: one probability computation per group (row by
+      // row, as pick() would for the row alone), then one draw per row from its own generator.
+      const groups = new Map<string, number[]>();
       for (const [i, r] of rows.entries()) {
-        r.next = r.dropped ? this.o.padTokenId : r.generator === null
-          ? greedy[i] as number
-          : (pick(logits.narrow(0, i, 1), { temperature: r.spec.temperature, topP: r.spec.topP, vocabLimit }, r.generator).toArray()[0] as number);
+        r.next = r.dropped ? this.o.padTokenId : r.generator === null ? greedy[i] as number : -1;
+        if (r.next !== -1) continue;
+        const key = `${r.spec.temperature}/${r.spec.topP}`;
+        groups.set(key, [...(groups.get(key) ?? []), i]);
+      }
+      for (const group of groups.values()) {
+        const { temperature, topP } = (rows[group[0] as number] as Row).spec;
+        const probs = samplingProbabilities(this.#select(logits, group), { temperature, topP, vocabLimit }); // [group, V]
+        group.forEach((i, j) => {
+          const r = rows[i] as Row;
+          r.next = draw(probs.narrow(0, j, 1), r.generator as T.Generator, 'cpu').toArray()[0] as number;
+        });
       }
       const scored = live.filter((i) => (rows[i] as Row).spec.logprobs);
       const k = Math.min(limited.size(-1), Math.max(0, ...scored.map((i) => (rows[i] as Row).spec.topLogprobs)));

@@ -131,12 +131,25 @@ export function stepThreads(cache: KVCache): number {
   return cache.device === 'cpu' && cache.keyElements(1) <= ONE_THREAD_STEP_MAX_KEYS ? 1 : T.getNumThreads();
 }
 
+type PickOptions = Pick<GenerateOptions, 'vocabLimit' | 'temperature' | 'topK' | 'topP'>;
+
 /** Chooses one token per row from logits [b, vocab] → [b] int64. */
-export function pick(logits: T.Tensor, o: Pick<GenerateOptions, 'vocabLimit' | 'temperature' | 'topK' | 'topP'>, generator: T.Generator): T.Tensor {
-  if (o.vocabLimit !== undefined && o.vocabLimit < logits.size(-1)) logits = logits.narrow(-1, 0, o.vocabLimit);
-  const temperature = o.temperature ?? 0;
-  if (temperature <= 0) return logits.argmax(-1);
-  let scores = logits.to('f32').div(temperature);
+function pick(logits: T.Tensor, o: PickOptions, generator: T.Generator): T.Tensor {
+  if ((o.temperature ?? 0) <= 0) return limitVocab(logits, o).argmax(-1);
+  return draw(samplingProbabilities(logits, o), generator, logits.device);
+}
+
+function limitVocab(logits: T.Tensor, o: PickOptions): T.Tensor {
+  return o.vocabLimit !== undefined && o.vocabLimit < logits.size(-1) ? logits.narrow(-1, 0, o.vocabLimit) : logits;
+}
+
+/**
+ * What sampling draws from: logits [b, vocab] → probabilities [b, vocabLimit] at the
+ * temperature (> 0), after top-k and top-p filtering. Row by row, so a row's probabilities do
+ * not depend on the other rows.
+ */
+export function samplingProbabilities(logits: T.Tensor, o: PickOptions): T.Tensor {
+  let scores = limitVocab(logits, o).to('f32').div(o.temperature as number);
   const vocab = scores.size(-1);
   if (o.topK !== undefined && o.topK > 0 && o.topK < vocab) {
     const [top] = scores.topk(o.topK, -1);
@@ -151,10 +164,14 @@ export function pick(logits: T.Tensor, o: Pick<GenerateOptions, 'vocabLimit' | '
     const dropInOrder = T.zeros(drop.shape, { dtype: 'bool', device: drop.device }).scatter(1, order, drop);
     scores = scores.maskedFill(dropInOrder, -Infinity);
   }
+  return scores.softmax(-1); // [b, vocab]
+}
+
+/** One token per row of probs [b, vocab] → [b] int64 on `device`, drawn with the generator. */
+export function draw(probs: T.Tensor, generator: T.Generator, device: T.Device): T.Tensor {
   // Drawn on the CPU, where the generator is, so a seed samples the same tokens on every device.
-  const probs = scores.softmax(-1); // [b, vocab]
   const drawn = T.multinomial(probs.device === 'cpu' ? probs : probs.to('cpu'), 1, false, generator).squeeze(1); // [b]
-  return drawn.device === logits.device ? drawn : drawn.to(logits.device);
+  return drawn.device === device ? drawn : drawn.to(device);
 }
 
 // Whether to pack; packWeights itself declines models that are not f32 on the CPU.

@@ -63,6 +63,8 @@ export interface ListeningServer extends RunningServer {
 }
 
 export const DEFAULT_MAX_BATCH = 32;
+/** how long an idle keep-alive connection stays open (clients close theirs sooner) */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 export const DEFAULT_MAX_BODY_BYTES = 8 << 20;
 /** Deepest nesting of arrays and objects a request body may have (OpenAI's requests need 4). */
 export const MAX_BODY_DEPTH = 64;
@@ -128,6 +130,10 @@ export async function listen(o: ListenOptions): Promise<ListeningServer> {
     const p = handle(state, req, res).finally(() => inFlight.delete(p));
     inFlight.add(p);
   });
+  // Idle keep-alive connections are left for the client to close (undici's default is 4 s): when
+  // the server closes one just as the client reuses it — likely after a long decode step held the
+  // event loop, so both timers fire together — the client's request dies with ECONNRESET.
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   await new Promise<void>((resolve, reject) => {
     const failed = (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE'
       ? new Error(`port ${port} on ${host} is already in use; pick another port (0 takes any free one)`)
