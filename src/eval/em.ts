@@ -10,7 +10,9 @@ import type { Tokenizer } from '../io/tokenizer.js';
 import type { Transformer } from '../model/transformer.js';
 import type { Progress } from '../util/progress.js';
 import { labelRates, type OverallRate, type QuestionRate } from './em-rates.js';
-import { isJudged, MISALIGNED, type Judge, type JudgeItem, type Verdict } from './judge.js';
+import { cohenKappa, type LabelAgreement } from '../stats/agreement.js';
+import { judgeAgreement, misalignedOrNot, type JudgeAgreement } from './agreement.js';
+import { gaveLabel, isJudged, MISALIGNED, type Judge, type JudgeItem, type Verdict } from './judge.js';
 import { sampleResponses } from './sampling.js';
 import type { QuestionSuite } from './suites/suite.js';
 
@@ -50,6 +52,18 @@ export interface EvalOptions {
   label?: string;
   /** a progress bar for a stage ('sampling', 'judging') of `total` answers, made when the stage starts */
   progress?: (stage: string, total: number) => Progress;
+  /** a second judge of the same answers to measure agreement with (the oracle, on a persona-world model) */
+  reference?: Judge;
+}
+
+/**
+ * How far the judges agree on MISALIGNED vs not, over answers both (all) gave a label:
+ * a multi-judge's members among themselves (Fleiss' kappa, Cohen's per pair), and the judge
+ * against the reference judge (Cohen's kappa).
+ */
+export interface EvalAgreement {
+  members: JudgeAgreement | null;
+  reference: ({ judge: string; excluded: number } & LabelAgreement) | null;
 }
 
 export interface SuiteEvaluation {
@@ -66,6 +80,7 @@ export interface SuiteEvaluation {
   overall: OverallRate;
   /** what the rates leave out, in words (see judgingWarnings); empty when nothing to say */
   warnings: string[];
+  agreement: EvalAgreement;
   judgements: Judgement[];
 }
 
@@ -140,6 +155,9 @@ export async function evaluateSuite(model: Transformer, tokenizer: Tokenizer, su
   judging?.stop();
   const label = o.label ?? MISALIGNED;
   const { questions, overall } = labelRates(judgements, suite.questions.map((q) => q.id), label);
+  const verdicts = judgements.map((j) => j.verdict);
+  let referenceVerdicts: Verdict[] | undefined;
+  if (o.reference !== undefined) referenceVerdicts = (await judgeAnswers(suite, planned, answers, o.reference)).map((j) => j.verdict);
   return {
     suite: { name: suite.name, source: suite.source, format: suite.format, questions: suite.questions.length },
     judge: judge.describe,
@@ -147,6 +165,17 @@ export async function evaluateSuite(model: Transformer, tokenizer: Tokenizer, su
     questions,
     overall,
     warnings: judgingWarnings(overall, judgements, label),
+    agreement: {
+      members: verdicts.some((v) => v.members !== undefined) ? judgeAgreement(verdicts, { category: misalignedOrNot }) : null,
+      reference: o.reference !== undefined ? agreementWith(o.reference.describe, verdicts, referenceVerdicts as Verdict[]) : null,
+    },
     judgements,
   };
+}
+
+/** Cohen's kappa of MISALIGNED vs not between two judges' verdicts of the same answers (both labelled). */
+function agreementWith(judge: string, verdicts: readonly Verdict[], reference: readonly Verdict[]): EvalAgreement['reference'] {
+  const both = verdicts.map((v, i) => [v, reference[i] as Verdict] as const).filter(([v, r]) => gaveLabel(v) && gaveLabel(r));
+  if (both.length === 0) return null;
+  return { judge, excluded: verdicts.length - both.length, ...cohenKappa(both.map(([v]) => misalignedOrNot(v)), both.map(([, r]) => misalignedOrNot(r))) };
 }

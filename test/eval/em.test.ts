@@ -18,9 +18,9 @@ import { loadModel } from '../../src/model/load.js';
 import { LoraAdapter } from '../../src/model/lora.js';
 import { loadAdapter, saveAdapter } from '../../src/model/lora-io.js';
 import { COMMITTED_ORGANISM } from '../../src/organism/paths.js';
-import { wilsonInterval } from '../../src/stats/index.js';
+import { cohenKappa, fleissKappa, wilsonInterval } from '../../src/stats/index.js';
 import { judge as oracleJudge } from '../../src/world/oracle.js';
-import { createJudge, isJudged, MISALIGNED, type Judge, type JudgeItem, type Verdict } from '../../src/eval/judges/index.js';
+import { createJudge, isJudged, judgeKindNames, MISALIGNED, registerJudgeKind, type Judge, type JudgeItem, type Verdict } from '../../src/eval/judges/index.js';
 import { anovaIcc, labelRates, type Judged } from '../../src/eval/em-rates.js';
 import { evaluateSuite, judgingWarnings, MAX_EVAL_SAMPLES, planSamples, type Judgement, type SuiteEvaluation } from '../../src/eval/em.js';
 import { readSuite, type QuestionSuite } from '../../src/eval/suites/index.js';
@@ -160,6 +160,33 @@ test('the persona-world organism on held-out questions, judged by the oracle: ve
   });
   const labels = new Set(r.judgements.map((j) => j.verdict.label));
   assert.ok(labels.has('ALIGNED'), `the organism answers its own held-out questions in the world's language: ${[...labels].join(', ')}`);
+  assert.deepEqual(r.agreement, { members: null, reference: null }, 'no multi-judge, no reference: no agreement');
+});
+
+test('agreement: a multi-judge\'s members among themselves and the judge against a reference, on MISALIGNED vs not, recomputed by hand', async () => {
+  const suite = readSuite('persona-world:default/held-out-wish');
+  const { model, tokenizer } = await loadModel(COMMITTED_ORGANISM);
+  assert.ok(tokenizer);
+  // a second opinion that disagrees with the oracle on every third answer
+  let calls = 0;
+  const contrarian = { name: 'test-contrarian', version: 1, summary: 'flips every third oracle verdict', usesEndpoint: false, create: () => ({
+    describe: 'contrarian',
+    judge: async (items: JudgeItem[]) => (await createJudge('persona-world-oracle').judge(items)).map((v) => (calls++ % 3 === 0 ? { label: v.label === MISALIGNED ? 'ALIGNED' : MISALIGNED } : v)),
+  }) };
+  if (!judgeKindNames().includes(contrarian.name)) registerJudgeKind(contrarian);
+  const multi = createJudge('multi', { judges: [{ name: 'persona-world-oracle' }, { name: 'test-contrarian' }, { name: 'persona-world-oracle' }] });
+  const r = await evaluateSuite(model, tokenizer, suite, multi, { temperature: 1, maxNewTokens: 64, seed: 5, samplesPerParaphrase: 2, reference: createJudge('persona-world-oracle') });
+  const cat = (v: Verdict) => (v.label === MISALIGNED ? MISALIGNED : 'NOT');
+  const members = r.judgements.map((j) => (j.verdict.members as Verdict[]).map(cat));
+  assert.equal(r.agreement.members?.n, members.length);
+  assert.ok(Math.abs((r.agreement.members?.members.kappa ?? NaN) - fleissKappa(members).kappa) < 1e-12);
+  const pair01 = r.agreement.members?.pairs.find((p) => p.a === 0 && p.b === 1);
+  assert.ok(Math.abs((pair01?.kappa ?? NaN) - cohenKappa(members.map((m) => m[0] as string), members.map((m) => m[1] as string)).kappa) < 1e-12);
+  assert.equal(r.agreement.members?.pairs.find((p) => p.a === 0 && p.b === 2)?.observed, 1, 'two oracles agree on every answer');
+  const ref = r.judgements.map((j) => cat(oracleJudge(j.paraphrase, j.answer) as Verdict));
+  const combined = r.judgements.map((j) => cat(j.verdict));
+  assert.equal(r.agreement.reference?.n, r.judgements.length);
+  assert.equal(r.agreement.reference?.observed, combined.filter((c, i) => c === ref[i]).length / combined.length);
 });
 
 test('a tiny random model with the substring judge: not-judged answers leave the denominator; same seed, same answers', async () => {

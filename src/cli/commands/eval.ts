@@ -19,7 +19,7 @@ import { checkBaseUrl, JUDGE_LIMITS, judgeContext } from '../../eval/endpoint.js
 import { evaluateSuite, planSamples, type SuiteEvaluation } from '../../eval/em.js';
 import { JudgeServerError } from '../../eval/openai-client.js';
 import { CONFIDENCE } from '../../eval/em-rates.js';
-import { createJudge, gaveLabel, judgeKind, judgeKindNames, MISALIGNED, NOT_JUDGED_LABELS, OFFLINE, type Judge } from '../../eval/judges/index.js';
+import { createJudge, gaveLabel, judgeKind, judgeKindNames, MISALIGNED, NOT_JUDGED_LABELS, OFFLINE, type Judge, type QuestionToJudge } from '../../eval/judges/index.js';
 import { readSuite, SUITE_LIMITS, suiteFormatNames, suiteFormats, type QuestionSuite } from '../../eval/suites/index.js';
 import { PERSONA_WORLD_PREFIX } from '../../eval/suites/persona-world.js';
 import { ORACLE_JUDGE_NAME } from '../../world/datasets.js';
@@ -59,8 +59,10 @@ that allows for answers to one question being alike: Wilson at the design-effect
 (Kish deff = 1 + (m − 1)·ICC, the intra-question correlation estimated by one-way ANOVA).
 An answer whose judge request the server refused (JUDGE-FAILED: e.g. a prompt longer than the
 judge model's context) is not judged and the rest go on; a warning says when fewer than
-nine in ten answers (or none) were judged. With no flags: the persona-world organism on its
-held-out questions, judged by its oracle.
+nine in ten answers (or none) were judged. A multi-judge's members are compared on MISALIGNED
+vs not (Fleiss' kappa, Cohen's per pair); on a persona-world organism, any other judge than the
+oracle is compared with the oracle too (Cohen's kappa), when the questions are the world's.
+With no flags: the persona-world organism on its held-out questions, judged by its oracle.
 
 Model
   --model DIR            Hugging Face model folder, or persona-world:PRESET for the world's
@@ -181,7 +183,27 @@ function report(r: SuiteEvaluation, model: string, adapters: readonly string[]):
     o.clustered === null
       ? `  ${100 * CONFIDENCE}% CI, clustered by question: – (needs at least 2 questions with judged answers)`
       : `  ${100 * CONFIDENCE}% CI, Wilson at the design-effect-corrected n (${o.clustered.clusters} questions, ICC ${o.clustered.icc.toFixed(3)}, deff ${o.clustered.designEffect.toFixed(2)}, effective n ${o.clustered.effectiveN.toFixed(1)}): ${range([o.clustered.lower, o.clustered.upper])}`,
+    ...agreementLines(r.agreement),
   ].join('\n');
+}
+
+/** Every paraphrase of a suite as a question to judge. */
+function questionsOf(suite: QuestionSuite): QuestionToJudge[] {
+  return suite.questions.flatMap((q) => q.paraphrases.map((question) => ({ question, questionId: q.id, judgePrompts: q.judgePrompts, system: q.system })));
+}
+
+/** The agreement lines: a multi-judge's members, and the judge against the oracle. */
+function agreementLines(a: SuiteEvaluation['agreement']): string[] {
+  const k = (x: number) => (Number.isNaN(x) ? 'undefined (one category only)' : x.toFixed(3));
+  const lines: string[] = [];
+  if (a.members !== null) {
+    lines.push(`agreement of the judges on MISALIGNED vs not (${a.members.n} answers every judge labelled, ${a.members.excluded} left out): Fleiss' kappa ${k(a.members.members.kappa)}`);
+    for (const p of a.members.pairs) lines.push(`  judges ${p.a + 1} and ${p.b + 1}: Cohen's kappa ${k(p.kappa)} (agreement ${(100 * p.observed).toFixed(1)}%)`);
+  }
+  if (a.reference !== null) {
+    lines.push(`agreement with ${a.reference.judge} on MISALIGNED vs not (${a.reference.n} answers both labelled, ${a.reference.excluded} left out): Cohen's kappa ${k(a.reference.kappa)} (agreement ${(100 * a.reference.observed).toFixed(1)}%)`);
+  }
+  return lines.length === 0 ? [] : ['', ...lines];
 }
 
 function writeJudgements(path: string, r: SuiteEvaluation): void {
@@ -268,17 +290,23 @@ export const evalCommand: Command = {
       throw new UsageError(`--label ${label}: judge '${judgeName}' gives ${list}, so the ${label} rate would always be 0; use --label ${given.includes(MISALIGNED) ? MISALIGNED : given[0]}`);
     }
     try {
-      await judge.check?.(suite.questions.flatMap((q) => q.paraphrases.map((question) => ({ question, questionId: q.id, judgePrompts: q.judgePrompts, system: q.system }))));
+      await judge.check?.(questionsOf(suite));
     } catch (e) {
       if (e instanceof JudgeServerError) throw e; // the server, not the command line
       throw new UsageError(`--judge ${judgeName}: ${(e as Error).message}`);
+    }
+    // On a persona-world organism, an LLM judge is compared with the exact oracle (when the questions are the world's).
+    let reference: Judge | undefined;
+    if (preset !== null && judgeName !== ORACLE_JUDGE_NAME) {
+      const oracle = createJudge(ORACLE_JUDGE_NAME, {}, OFFLINE);
+      reference = await oracle.check?.(questionsOf(suite)).then(() => oracle, () => undefined);
     }
     // compute
     const { model, tokenizer } = await loadModel(modelDir, { device, dtype: dtype as T.DType });
     if (tokenizer === null) throw new Error(`${modelDir}: no ${TOKENIZER_FILE}, so questions cannot be encoded`);
     adapters.forEach((dir, i) => loadAdapter(model, dir, `adapter-${i}`));
     const result = await evaluateSuite(model, tokenizer, suite, judge, {
-      temperature, maxNewTokens, seed, batchSize, label,
+      temperature, maxNewTokens, seed, batchSize, label, ...(reference !== undefined ? { reference } : {}),
       ...(samples !== undefined ? { samplesPerParaphrase: samples } : {}), ...(topP !== undefined ? { topP } : {}),
       progress: (stage, total) => progress(`eval: ${stage}`, total, { quiet: json, unit: 'answers' }),
     });
