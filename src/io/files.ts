@@ -24,6 +24,16 @@ export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
 export const SAE_CONFIG_FILE = 'cfg.json';
 export const SAE_WEIGHTS_FILE = 'sae_weights.safetensors';
 export const SAE_SPARSITY_FILE = 'sparsity.safetensors';
+/** an SAE activation cache folder: its record of what its key covers, and one shard per unit of conversations */
+export const ACTIVATION_CACHE_RECORD_FILE = 'cache.json';
+export function activationShardFile(index: number): string {
+  return `unit-${String(index).padStart(6, '0')}.safetensors`;
+}
+
+/** inside a torch.save zip archive (.pth / .pt): <root>/data.pkl, <root>/data/<storage key>, <root>/byteorder */
+export const TORCH_PICKLE_FILE = 'data.pkl';
+export const TORCH_STORAGE_DIR = 'data';
+export const TORCH_BYTEORDER_FILE = 'byteorder';
 
 /** basin's own records */
 export const ORGANISM_INFO_FILE = 'organism.json';

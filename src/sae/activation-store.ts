@@ -40,6 +40,7 @@ import type { Tokenizer } from '../io/tokenizer.js';
 import { readSafetensorsHeader } from '../io/safetensors.js';
 import { readTensor, saveSafetensors } from '../io/safetensors-tensors.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { ACTIVATION_CACHE_RECORD_FILE, activationShardFile } from '../io/files.js';
 import type { Transformer } from '../model/transformer.js';
 import { runWithCache } from '../model/activation-cache.js';
 import { padBatch } from '../model/padding.js';
@@ -50,12 +51,6 @@ import { canonicalJson } from '../util/canonical-json.js';
 /** Which token positions of a conversation become activation rows. */
 export type TokenSelection = 'response' | 'prompt' | 'all';
 
-/** The cache folder's record of what its key covers. */
-export const ACTIVATION_CACHE_RECORD_FILE = 'cache.json';
-/** The shard of unit `index` (its conversations' selected rows) in a cache folder. */
-export function activationShardFile(index: number): string {
-  return `unit-${String(index).padStart(6, '0')}.safetensors`;
-}
 const SHARD_TENSOR = 'activations';
 const CACHE_FORMAT = 'basin.sae-activations/1';
 

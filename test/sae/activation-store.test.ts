@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import * as T from '../../src/tensor/index.js';
 import { hookName, loadModel, runWithCache } from '../../src/model/index.js';
 import type { ChatRow } from '../../src/train/index.js';
-import { ACTIVATION_CACHE_RECORD_FILE, ActivationStore, type ActivationStoreOptions, type ActivationStoreProgress, type TokenSelection } from '../../src/sae/activation-store.js';
+import { ActivationStore, type ActivationStoreOptions, type ActivationStoreProgress, type TokenSelection } from '../../src/sae/activation-store.js';
+import { ACTIVATION_CACHE_RECORD_FILE } from '../../src/io/files.js';
 import { writeTinyChatModel } from '../helpers/tiny-chat-model.js';
 
 const root = mkdtempSync(join(tmpdir(), 'basin-actstore-'));
