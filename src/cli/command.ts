@@ -2,9 +2,13 @@
 // checked, and the flags and arguments a subcommand does not take refused.
 
 import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { cuda, type Device } from '../tensor/index.js';
+import { HF_CONFIG_FILE } from '../io/files.js';
+import { organismDir } from '../organism/paths.js';
+import { PRESETS } from '../organism/recipe.js';
+import { PERSONA_WORLD_PREFIX } from '../eval/suites/persona-world.js';
 
 export interface Command {
   name: string;
@@ -89,4 +93,20 @@ export function deviceFlag(values: Record<string, unknown>): Device {
     if (index >= n) throw new UsageError(`--device ${v}: ${n === 0 ? 'this libtorch build sees no CUDA device (basin builds against a CUDA libtorch when one is found: pip install torch, or LIBTORCH=...)' : `only ${n} CUDA device(s) here (cuda:0..cuda:${n - 1})`}`);
   }
   return v as Device;
+}
+
+/**
+ * --model: a Hugging Face model folder, or persona-world:PRESET for the world's organism (its
+ * preset returned too); a usage error naming the fix otherwise.
+ */
+export function modelFolder(model: string): { dir: string; preset: string | null } {
+  if (model.startsWith(PERSONA_WORLD_PREFIX)) {
+    const preset = model.slice(PERSONA_WORLD_PREFIX.length);
+    if (PRESETS[preset] === undefined) throw new UsageError(`--model ${model}: no persona-world preset '${preset}'; presets: ${Object.keys(PRESETS).join(', ')}`);
+    const dir = organismDir(preset);
+    if (!existsSync(join(dir, HF_CONFIG_FILE))) throw new Error(`--model ${model}: no organism at ${dir}; train one with: basin world train --preset ${preset}`);
+    return { dir, preset };
+  }
+  if (!existsSync(join(model, HF_CONFIG_FILE))) throw new UsageError(`--model ${model}: not a Hugging Face model folder (no ${HF_CONFIG_FILE}); give a model folder or persona-world:PRESET`);
+  return { dir: model, preset: null };
 }

@@ -11,8 +11,9 @@ import { trainCommand } from './commands/train.js';
 import { study } from './commands/study.js';
 import { evalCommand } from './commands/eval.js';
 import { serveCommand } from './commands/serve.js';
+import { saeCommand } from './commands/sae.js';
 
-const commands: Command[] = [world, study, trainCommand, evalCommand, serveCommand, inspect, generateCommand, demo];
+const commands: Command[] = [world, study, trainCommand, evalCommand, saeCommand, serveCommand, inspect, generateCommand, demo];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -24,6 +24,9 @@ export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
 export const SAE_CONFIG_FILE = 'cfg.json';
 export const SAE_WEIGHTS_FILE = 'sae_weights.safetensors';
 export const SAE_SPARSITY_FILE = 'sparsity.safetensors';
+/** an SAE training run's folder: the trained SAE (SAELens layout) and its evaluation */
+export const SAE_SUBDIR = 'sae';
+export const SAE_EVAL_FILE = 'metrics.json';
 /** an SAE activation cache folder: its record of what its key covers, and one shard per unit of conversations */
 export const ACTIVATION_CACHE_RECORD_FILE = 'cache.json';
 export function activationShardFile(index: number): string {
@@ -46,6 +49,8 @@ export const CHECKPOINT_DIR_PREFIX = 'checkpoint-';
 export const CHECKPOINT_TRAINABLE_FILE = 'trainable.safetensors';
 export const CHECKPOINT_OPTIMIZER_FILE = 'optimizer.safetensors';
 export const CHECKPOINT_STATE_FILE = 'state.json';
+/** state a training loop keeps besides parameters and optimizer (SAE dead-latent counters, a BatchTopK threshold) */
+export const CHECKPOINT_EXTRA_STATE_FILE = 'extra-state.safetensors';
 /** where a fine-tune puts its output: a PEFT adapter, or a whole model (an HF folder) */
 export const ADAPTER_SUBDIR = 'adapter';
 export const MODEL_SUBDIR = 'model';

@@ -19,6 +19,15 @@
 //
 // Build names with hookName('resid_post', L) (or a TransformerLens short name: 'q', 'post', …)
 // rather than by hand.
+//
+// Added points: a hook may add hook points of its own while it runs (Hook.adds: full names,
+// conventionally under its own, as a spliced SAE adds blocks.L.hook_resid_post.hook_sae_acts_post
+// and its siblings — src/sae/splice.ts). For one forward call those names are hook points like the
+// model's: other hooks of the call (persistent or passed) bind to them, runWithCache records them,
+// an unknown one is still an error. The adding hook fires them through its third argument,
+// runPoint(name, x), which runs the hooks bound there and returns what they leave. Two hooks of
+// one call adding the same point, or a point the model has, is an error. A hook on an added point
+// is valid only in a call that also holds the hook that adds it (addHooks validates its own list).
 
 import type { Tensor } from '../tensor/index.js';
 
@@ -102,18 +111,35 @@ export interface HookContext {
   decoding: boolean;
 }
 
-/** Sees an activation; returns a replacement of the same shape, or nothing to leave it. */
-export type HookFn = (activation: Tensor, ctx: HookContext) => Tensor | void;
+/**
+ * Runs the hooks bound to one of the points the running hook adds (Hook.adds) on `activation` and
+ * returns what they leave: the activation itself when none is bound or none replaces it.
+ */
+export type RunPoint = (name: string, activation: Tensor) => Tensor;
+
+/**
+ * Sees an activation; returns a replacement of the same shape, or nothing to leave it. A hook
+ * that adds points fires them with runPoint, which the model always passes (a hook called by
+ * hand may be given none: then no hook is bound to its points); other hooks ignore it.
+ */
+export type HookFn = (activation: Tensor, ctx: HookContext, runPoint?: RunPoint) => Tensor | void;
 
 /** A hook bound to a name pattern: exact name, or globs with `*` (e.g. `blocks.*.hook_resid_post`). */
 export interface Hook {
   pattern: string;
   fn: HookFn;
+  /** full names of the hook points this hook adds while it runs (see "Added points" above) */
+  adds?: readonly string[];
 }
 
 export function hook(pattern: string, fn: HookFn): Hook {
   return { pattern, fn };
 }
+
+/** The runPoint of a hook that adds no points. */
+const addsNothing: RunPoint = (name) => {
+  throw new Error(`runPoint('${name}'): this hook adds no hook points; list the points it fires in Hook.adds`);
+};
 
 const patternCache = new Map<string, RegExp>();
 
@@ -128,25 +154,32 @@ export function matchesPattern(pattern: string, name: string): boolean {
 }
 
 /**
- * The hooks active for one forward call, resolved per hook point once.
- * Unknown patterns are an error (a typo would otherwise silently do nothing).
+ * The hooks active for one forward call, resolved per hook point once: the model's points plus
+ * the points the hooks add. Unknown patterns are an error (a typo would otherwise silently do nothing).
  */
 export class HookSet {
-  readonly #byName = new Map<string, HookFn[]>();
+  readonly #byName = new Map<string, Hook[]>();
 
-  constructor(hooks: Hook[], allNames: string[]) {
+  constructor(hooks: Hook[], modelNames: string[]) {
+    const added = new Map<string, string>(); // added point → the pattern of the hook that adds it
+    for (const h of hooks) {
+      for (const point of h.adds ?? []) {
+        const by = modelNames.includes(point) ? 'the model' : added.get(point);
+        if (by !== undefined) throw new Error(`the hook on ${h.pattern} adds hook point ${point}, which ${by === 'the model' ? 'the model has' : `the hook on ${by} adds too`}; one hook point, one owner (splice one module per hook point)`);
+        added.set(point, h.pattern);
+      }
+    }
+    const allNames = added.size === 0 ? modelNames : [...modelNames, ...added.keys()];
     for (const h of hooks) {
       let matched = false;
       for (const name of allNames) {
         if (!matchesPattern(h.pattern, name)) continue;
         matched = true;
         const list = this.#byName.get(name);
-        if (list === undefined) this.#byName.set(name, [h.fn]);
-        else list.push(h.fn);
+        if (list === undefined) this.#byName.set(name, [h]);
+        else list.push(h);
       }
-      if (!matched) {
-        throw new Error(`hook pattern '${h.pattern}' matches no hook point; names look like hook_embed, blocks.0.hook_resid_post, blocks.*.attn.hook_pattern, ln_final.hook_normalized`);
-      }
+      if (!matched) throw new Error(unmatched(h.pattern, modelNames, [...added.keys()]));
     }
   }
 
@@ -160,11 +193,11 @@ export class HookSet {
 
   /** Runs the hooks for `name` in order; each sees the previous one's output. */
   run(name: string, x: Tensor, ctx: Omit<HookContext, 'name' | 'layer'>, layer: number | null): Tensor {
-    const fns = this.#byName.get(name);
-    if (fns === undefined) return x;
+    const hooks = this.#byName.get(name);
+    if (hooks === undefined) return x;
     const full: HookContext = { ...ctx, name, layer };
-    for (const fn of fns) {
-      const out = fn(x, full);
+    for (const h of hooks) {
+      const out = h.fn(x, full, h.adds === undefined ? addsNothing : this.#runPoint(h, ctx, layer));
       if (out !== undefined) {
         const [a, b] = [out.shape.join(','), x.shape.join(',')];
         if (a !== b) throw new Error(`hook on ${name} returned shape [${a}] but the activation is [${b}]`);
@@ -173,4 +206,23 @@ export class HookSet {
     }
     return x;
   }
+
+  // The runPoint handed to hook h: it fires only the points h adds, with h's context and layer.
+  #runPoint(h: Hook, ctx: Omit<HookContext, 'name' | 'layer'>, layer: number | null): RunPoint {
+    return (point, activation) => {
+      if (!(h.adds as readonly string[]).includes(point)) {
+        throw new Error(`runPoint('${point}'): the hook on ${h.pattern} does not add that point; it adds ${(h.adds as readonly string[]).join(', ')}`);
+      }
+      return this.run(point, activation, ctx, layer);
+    };
+  }
+}
+
+// The error for a pattern that matches no hook point, with what the call does offer.
+function unmatched(pattern: string, modelNames: string[], added: string[]): string {
+  let text = `hook pattern '${pattern}' matches no hook point; names look like hook_embed, blocks.0.hook_resid_post, blocks.*.attn.hook_pattern, ln_final.hook_normalized`;
+  if (added.length > 0) text += `; hooks of this call add ${added.join(', ')}`;
+  const inside = modelNames.find((n) => pattern.startsWith(`${n}.`));
+  if (inside !== undefined) text += `; points inside ${inside} exist only while a hook that adds them (e.g. a spliced SAE) is active in the same call`;
+  return text;
 }

@@ -1,6 +1,6 @@
 /**
  * basin's statistics in one import: intervals (Wilson, Student t, bootstrap, shift ratio),
- * tests (Fisher's exact, permutation, Spearman) and Holm's correction. Pure TypeScript over
+ * tests (Fisher's exact, permutation, Spearman), Holm's correction and the AUROC. Pure TypeScript over
  * plain arrays; every resampling function takes a seed and reproduces exactly from it.
  */
 export type { Alternative } from './basics.js';
@@ -19,5 +19,6 @@ export {
 } from './resampling.js';
 export { fisherExact, holmAdjust, type TwoByTwoTable, type FisherExactResult } from './hypothesis-tests.js';
 export { spearman, averageRanks, SPEARMAN_EXACT_MAX_N, type SpearmanResult } from './spearman.js';
+export { auroc } from './auroc.js';
 export { normalQuantile, studentTCdf, studentTQuantile } from './distributions.js';
 export { cohenKappa, fleissKappa, fleissKappaFromCounts, type Agreement, type LabelAgreement } from './agreement.js';

@@ -2,7 +2,10 @@
 // weights) minimised over a set of named parameters by a pluggable optimizer, with a
 // learning-rate schedule with warm-up, gradient accumulation, clipping, JSONL metrics, a
 // progress bar, atomic checkpoints and exact (bit-identical) resume. SFT (trainer.ts) is one
-// objective and one batch source; anything else that trains by gradient steps is another.
+// objective and one batch source; anything else that trains by gradient steps is another. State
+// the run moves besides the parameters and the optimizer (an SAE's dead-latent counters, a
+// moving threshold) joins the checkpoints through `state`; numbers an objective reports besides
+// its loss (an SAE's l0) join each step's metrics through `stats`.
 //
 // Every setting that changes the result is resolved into one plain-JSON config: written to
 // run.json and hashed into every checkpoint. A resume whose config differs is refused, naming
@@ -43,6 +46,16 @@ export interface Objective<B> {
   parts(batch: B, ctx: StepContext): Record<string, LossPart>;
   /** the objective's settings (loss terms and their weights), part of the run's config */
   describe(): Record<string, unknown>;
+  /** numbers describing the step just taken besides its loss (read after each step; with gradient accumulation, of its last micro-batch), written into its metrics as `stats` */
+  stats?(): Record<string, number>;
+}
+
+/** State a run moves besides its parameters and optimizer (e.g. counters its objective keeps), saved in every checkpoint and restored on resume. */
+export interface LoopState {
+  /** the tensors to save, by name (called at each checkpoint; the loop does not free them) */
+  save(): Map<string, T.Tensor>;
+  /** restores the saved tensors on resume (the loop frees them after the call: copy what is kept) */
+  load(tensors: ReadonlyMap<string, T.Tensor>): void;
 }
 
 /** Where micro-batches come from, resumably. Batches are built inside the loop's scope and freed with it. */
@@ -93,6 +106,8 @@ export interface LoopSpec<B> extends LoopConfig {
   parameters: Map<string, T.Tensor>;
   objective: Objective<B>;
   data: BatchSource<B>;
+  /** extra state to checkpoint and restore (default none) */
+  state?: LoopState;
   /** the rest of what determines the result (the model's identity, what is trained), merged into the config */
   identity?: Record<string, unknown>;
   /** written to run.json beside the config, not hashed (data file names, device, notes) */
@@ -134,6 +149,8 @@ export interface StepMetrics {
   gradNorm: number;
   tokensPerSecond: number;
   elapsedSeconds: number;
+  /** the objective's stats() after this step, when it has them */
+  stats?: Record<string, number>;
 }
 
 export interface TrainResult {
@@ -221,8 +238,12 @@ export function trainLoop<B>(spec: LoopSpec<B>): TrainResult {
       });
       T.Generator.global().setState(decodeRng(ckpt.state.rng));
       data.seek(ckpt.state.data);
+      if (spec.state !== undefined) {
+        if (ckpt.extraState === null) throw new Error(`${ckpt.dir}: the checkpoint has no extra state (it was written by a run without it), so this run cannot resume from it exactly; use a new --out`);
+        spec.state.load(ckpt.extraState);
+      }
     } finally {
-      for (const t of [...ckpt.trainable.values(), ...ckpt.optimizerTensors.values()]) t.dispose();
+      for (const t of [...ckpt.trainable.values(), ...ckpt.optimizerTensors.values(), ...(ckpt.extraState?.values() ?? [])]) t.dispose();
     }
     step = ckpt.state.step;
     resumedFrom = step;
@@ -278,7 +299,8 @@ export function trainLoop<B>(spec: LoopSpec<B>): TrainResult {
       step++;
       lastLoss = total;
       const elapsed = (performance.now() - t0) / 1000;
-      const m: StepMetrics = { step, loss: total, parts: sums, weights, lr, gradNorm, tokensPerSecond: tokens / elapsed, elapsedSeconds: elapsed };
+      const stats = objective.stats?.();
+      const m: StepMetrics = { step, loss: total, parts: sums, weights, lr, gradNorm, tokensPerSecond: tokens / elapsed, elapsedSeconds: elapsed, ...(stats !== undefined ? { stats } : {}) };
       appendFileSync(metricsPath, `${JSON.stringify(m)}\n`);
       spec.onStep?.(m);
       bar.tick(1, { loss: total });
@@ -300,7 +322,7 @@ export function trainLoop<B>(spec: LoopSpec<B>): TrainResult {
       optimizer: { kind: s.kind, groups: s.groups, scalars: s.scalars },
       config: config as unknown as Json,
       runHash,
-    }, parameters, new Map(Object.entries(s.tensors)));
+    }, parameters, new Map(Object.entries(s.tensors)), spec.state !== undefined ? { extraState: spec.state.save() } : {});
   }
 }
 

@@ -9,11 +9,9 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type * as T from '../../tensor/index.js';
 import { writeFileAtomic } from '../../io/atomic-write.js';
-import { ADAPTER_CONFIG_FILE, ADAPTER_SUBDIR, HF_CONFIG_FILE, TOKENIZER_FILE } from '../../io/files.js';
+import { ADAPTER_CONFIG_FILE, ADAPTER_SUBDIR, TOKENIZER_FILE } from '../../io/files.js';
 import { loadModel } from '../../model/load.js';
 import { loadAdapter } from '../../model/lora-io.js';
-import { PRESETS } from '../../organism/recipe.js';
-import { organismDir } from '../../organism/paths.js';
 import { progress } from '../../util/progress.js';
 import { checkBaseUrl, JUDGE_LIMITS, judgeContext } from '../../eval/endpoint.js';
 import { evaluateSuite, planSamples, type SuiteEvaluation } from '../../eval/em.js';
@@ -23,7 +21,7 @@ import { createJudge, gaveLabel, judgeKind, judgeKindNames, MISALIGNED, NOT_JUDG
 import { readSuite, SUITE_LIMITS, suiteFormatNames, suiteFormats, type QuestionSuite } from '../../eval/suites/index.js';
 import { PERSONA_WORLD_PREFIX } from '../../eval/suites/persona-world.js';
 import { ORACLE_JUDGE_NAME } from '../../world/datasets.js';
-import { deviceFlag, noExtraArguments, numberFlag, parse, seedFlag, stringFlag, UsageError, type Command } from '../command.js';
+import { deviceFlag, modelFolder, noExtraArguments, numberFlag, parse, seedFlag, stringFlag, UsageError, type Command } from '../command.js';
 
 const DEFAULT_MODEL = `${PERSONA_WORLD_PREFIX}default`;
 const DTYPES = ['f32', 'bf16', 'f16'];
@@ -124,18 +122,6 @@ function judgeOptions(raw: readonly string[]): Record<string, unknown> {
   return options;
 }
 
-/** The model folder: an HF folder, or the organism of persona-world:PRESET. */
-function modelFolder(model: string): { dir: string; preset: string | null } {
-  if (model.startsWith(PERSONA_WORLD_PREFIX)) {
-    const preset = model.slice(PERSONA_WORLD_PREFIX.length);
-    if (PRESETS[preset] === undefined) throw new UsageError(`--model ${model}: no persona-world preset '${preset}'; presets: ${Object.keys(PRESETS).join(', ')}`);
-    const dir = organismDir(preset);
-    if (!existsSync(join(dir, HF_CONFIG_FILE))) throw new Error(`--model ${model}: no organism at ${dir}; train one with: basin world train --preset ${preset}`);
-    return { dir, preset };
-  }
-  if (!existsSync(join(model, HF_CONFIG_FILE))) throw new UsageError(`--model ${model}: not a Hugging Face model folder (no ${HF_CONFIG_FILE}); give a model folder or persona-world:PRESET`);
-  return { dir: model, preset: null };
-}
 
 /** An adapter folder: DIR itself, or DIR/adapter of a basin train run. */
 function adapterFolder(dir: string): string {
