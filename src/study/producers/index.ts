@@ -6,3 +6,4 @@ import './fine-tune.js';
 import './judge.js';
 import './persona-vectors.js';
 import './sample.js';
+import './train-sae.js';
