@@ -4,6 +4,7 @@ import { engineSuite } from './engine.js';
 import { trainSuite } from './train.js';
 import { modelSuite } from './model.js';
 import { serveSuite } from './serve.js';
+import { saeSuite } from './sae.js';
 import type { BenchLine } from './timing.js';
 
 const suites: Record<string, () => BenchLine[] | Promise<BenchLine[]>> = {
@@ -11,6 +12,7 @@ const suites: Record<string, () => BenchLine[] | Promise<BenchLine[]>> = {
   model: modelSuite,
   train: trainSuite,
   serve: serveSuite,
+  sae: saeSuite,
 };
 
 const args = process.argv.slice(2);
