@@ -17,6 +17,14 @@ function withGradientOf(value: T.Tensor, surrogate: T.Tensor): T.Tensor {
   return value.add(surrogate.sub(surrogate.detach())); // value's shape
 }
 
+/**
+ * A factor computed without autograd in its own scope, so its temporaries (each as large as the
+ * batch's latents) are freed at once rather than when the loss's scope ends.
+ */
+function outsideAutograd(fn: () => T.Tensor): T.Tensor {
+  return T.noGrad(() => T.scope(fn));
+}
+
 /** rect((x − θ)/bw), outside autograd [..., d_sae] */
 function rectangle(pre: T.Tensor, theta: T.Tensor, bandwidth: number): T.Tensor {
   return pre.detach().sub(theta.detach()).div(bandwidth).abs().lt(0.5).to(pre.dtype);
@@ -25,14 +33,14 @@ function rectangle(pre: T.Tensor, theta: T.Tensor, bandwidth: number): T.Tensor 
 /** x·1[x>θ] with the straight-through gradients above [..., d_sae] */
 export function jumpReluSte(pre: T.Tensor, theta: T.Tensor, bandwidth: number): T.Tensor {
   const value = pre.mul(pre.gt(theta).to(pre.dtype)); // dx = 1[x>θ]·g; the comparison carries no gradient
-  const dTheta = theta.detach().div(-bandwidth).mul(rectangle(pre, theta, bandwidth)); // −(θ/bw)·rect
+  const dTheta = outsideAutograd(() => theta.detach().div(-bandwidth).mul(rectangle(pre, theta, bandwidth))); // −(θ/bw)·rect
   return withGradientOf(value, theta.mul(dTheta));
 }
 
 /** 1[x>θ] with the straight-through gradient above (none to x) [..., d_sae] */
 export function stepSte(pre: T.Tensor, theta: T.Tensor, bandwidth: number): T.Tensor {
   const value = pre.gt(theta).to(pre.dtype);
-  const dTheta = rectangle(pre, theta, bandwidth).mul(-1 / bandwidth); // −(1/bw)·rect
+  const dTheta = outsideAutograd(() => rectangle(pre, theta, bandwidth).mul(-1 / bandwidth)); // −(1/bw)·rect
   return withGradientOf(value, theta.mul(dTheta));
 }
 
