@@ -189,7 +189,7 @@ export interface LatentDashboardData {
 }
 
 /** One assistant turn: its token positions [start, end) and labels (null when the conversation has none). */
-interface Turn {
+export interface Turn {
   start: number;
   end: number;
   labels: Record<string, string> | null;
@@ -340,11 +340,11 @@ function groupActivations(model: Transformer, sae: Sae, hook: string, group: Exa
  * The assistant turns of one tokenized conversation: the runs of role-masked tokens, one per
  * assistant message with content (empty ones mark no token), with that message's labels.
  */
-function turnsOf(example: Example, conversation: DashboardConversation, index: number): Turn[] {
+export function turnsOf(example: Example, conversation: DashboardConversation, index: number, caller = 'latentDashboards'): Turn[] {
   const assistant = conversation.messages.flatMap((m, k) => (m.role === 'assistant' ? [k] : []));
   const labels = conversation.labels;
   if (labels !== undefined && labels.length !== assistant.length) {
-    throw new Error(`latentDashboards: conversation ${index} has ${assistant.length} assistant messages but ${labels.length} label records; give one record per assistant message`);
+    throw new Error(`${caller}: conversation ${index} has ${assistant.length} assistant messages but ${labels.length} label records; give one record per assistant message`);
   }
   const labelled = assistant.flatMap((k, t) => (conversation.messages[k]!.content.length > 0 ? [labels?.[t] ?? null] : []));
   const runs: Turn[] = [];
@@ -356,7 +356,7 @@ function turnsOf(example: Example, conversation: DashboardConversation, index: n
   });
   // A conversation cut to maxLength keeps the runs of its first messages.
   if (runs.length > labelled.length) {
-    throw new Error(`latentDashboards: conversation ${index}'s role mask marks ${runs.length} runs of assistant tokens for ${labelled.length} assistant messages with content; the chat template must keep the turns apart`);
+    throw new Error(`${caller}: conversation ${index}'s role mask marks ${runs.length} runs of assistant tokens for ${labelled.length} assistant messages with content; the chat template must keep the turns apart`);
   }
   runs.forEach((run, t) => (run.labels = labelled[t] ?? null));
   return runs;

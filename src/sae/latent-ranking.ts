@@ -24,7 +24,7 @@ import { padBatch } from '../model/padding.js';
 import { tokenizeRows, type Example } from '../train/data.js';
 import { auroc } from '../stats/auroc.js';
 import type { TokenSelection } from './activation-store.js';
-import type { DashboardConversation, LabelSplit } from './dashboard.js';
+import { turnsOf, type DashboardConversation, type LabelSplit } from './dashboard.js';
 import type { Sae } from './sae.js';
 
 export interface LatentRankingOptions {
@@ -96,7 +96,8 @@ export function rankLatents(model: Transformer, tokenizer: Tokenizer, sae: Sae, 
         if (tokens === 'all' || (tokens === 'response') === a) selected.push(offset + p);
       });
       if (split !== null) {
-        for (const turn of turnsOf(example, o.conversations[first + g] as DashboardConversation, first + g)) {
+        const conversation = o.conversations[first + g] as DashboardConversation;
+        for (const turn of conversation.labels === undefined ? [] : turnsOf(example, conversation, first + g, 'rankLatents')) {
           const value = turn.labels?.[split.key];
           const side = value === undefined ? null : split.positive.includes(value) ? 'positive' : split.negative.includes(value) ? 'negative' : null;
           if (side === null) continue;
@@ -182,30 +183,4 @@ function groupSums(
       : (cpu(T.stack(turns.map((t) => acts.narrow(0, t.start, t.end - t.start).maxDim(0)[0])).to('f32')).data() as Float32Array); // [turns · d_sae]
     return { fired, summed, turnMax: Float32Array.from(turnMax) };
   }));
-}
-
-/**
- * The assistant turns of one tokenized conversation, as dashboard.ts finds them: the runs of
- * role-masked tokens, one per assistant message with content, with that message's labels.
- */
-function turnsOf(example: Example, conversation: DashboardConversation, index: number): { start: number; end: number; labels: Record<string, string> | null }[] {
-  const labels = conversation.labels;
-  if (labels === undefined) return [];
-  const assistant = conversation.messages.filter((m) => m.role === 'assistant');
-  if (labels.length !== assistant.length) {
-    throw new Error(`rankLatents: conversation ${index} has ${assistant.length} assistant messages but ${labels.length} label records; give one record per assistant message`);
-  }
-  const labelled = assistant.flatMap((m, t) => (m.content.length > 0 ? [labels[t] ?? null] : []));
-  const runs: { start: number; end: number; labels: Record<string, string> | null }[] = [];
-  example.assistant.forEach((a, p) => {
-    if (!a) return;
-    const last = runs.at(-1);
-    if (last !== undefined && last.end === p) last.end = p + 1;
-    else runs.push({ start: p, end: p + 1, labels: null });
-  });
-  if (runs.length > labelled.length) {
-    throw new Error(`rankLatents: conversation ${index}'s role mask marks ${runs.length} runs of assistant tokens for ${labelled.length} assistant messages with content; the chat template must keep the turns apart`);
-  }
-  runs.forEach((run, t) => (run.labels = labelled[t] ?? null));
-  return runs;
 }
