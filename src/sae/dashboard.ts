@@ -321,17 +321,26 @@ export function latentDashboards(model: Transformer, tokenizer: Tokenizer, sae: 
   };
 }
 
-/** The chosen latents' activations of one batch: every real token, conversation after conversation, latent fastest [Σ lengths · L] (f64). */
-function groupActivations(model: Transformer, sae: Sae, hook: string, group: Example[], latentIndex: T.Tensor, padId: number): Float64Array {
-  return T.noGrad(() => T.scope(() => {
+/**
+ * The SAE's latents at every real token of a batch of conversations, conversation after
+ * conversation [Σ lengths, d_sae], on the SAE's device (no gradients; call inside a scope).
+ */
+export function batchLatents(model: Transformer, sae: Sae, hook: string, group: Example[], padId: number): T.Tensor {
+  return T.noGrad(() => {
     const { ids, mask } = padBatch(group.map((e) => e.ids), padId, 'right', model.device);
     const { cache } = runWithCache(model, ids, { tokenMask: mask, names: [hook], skipLogits: true });
     const h = cache.get(hook); // [b, s, d_in]
     const [b, s, d] = h.shape as [number, number, number];
     const real = group.flatMap((e, i) => e.ids.map((_, p) => i * s + p));
     const rows = h.reshape(b * s, d).indexSelect(0, T.tensor(real, { dtype: 'i64', device: h.device })); // [n, d_in]
-    const latentsAll = sae.encode(rows.device === sae.device ? rows : rows.to(sae.device)); // [n, d_sae]
-    const chosen = latentsAll.indexSelect(1, latentIndex).to('f64'); // [n, L]
+    return sae.encode(rows.device === sae.device ? rows : rows.to(sae.device)); // [n, d_sae]
+  });
+}
+
+/** The chosen latents' activations of one batch: every real token, conversation after conversation, latent fastest [Σ lengths · L] (f64). */
+function groupActivations(model: Transformer, sae: Sae, hook: string, group: Example[], latentIndex: T.Tensor, padId: number): Float64Array {
+  return T.noGrad(() => T.scope(() => {
+    const chosen = batchLatents(model, sae, hook, group, padId).indexSelect(1, latentIndex).to('f64'); // [n, L]
     return (chosen.device === 'cpu' ? chosen : chosen.to('cpu')).data() as Float64Array;
   }));
 }

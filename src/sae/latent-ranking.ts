@@ -19,12 +19,10 @@
 import * as T from '../tensor/index.js';
 import type { Tokenizer } from '../io/tokenizer.js';
 import type { Transformer } from '../model/transformer.js';
-import { runWithCache } from '../model/activation-cache.js';
-import { padBatch } from '../model/padding.js';
 import { tokenizeRows, type Example } from '../train/data.js';
 import { auroc } from '../stats/auroc.js';
 import type { TokenSelection } from './activation-store.js';
-import { turnsOf, type DashboardConversation, type LabelSplit } from './dashboard.js';
+import { batchLatents, turnsOf, type DashboardConversation, type LabelSplit } from './dashboard.js';
 import type { Sae } from './sae.js';
 
 export interface LatentRankingOptions {
@@ -167,13 +165,7 @@ function groupSums(
 ): { fired: Float64Array; summed: Float64Array; turnMax: Float32Array } {
   const dSae = sae.config.dSae;
   return T.noGrad(() => T.scope(() => {
-    const { ids, mask } = padBatch(group.map((e) => e.ids), padId, 'right', model.device);
-    const { cache } = runWithCache(model, ids, { tokenMask: mask, names: [hook], skipLogits: true });
-    const h = cache.get(hook); // [b, s, d_in]
-    const [b, s, d] = h.shape as [number, number, number];
-    const real = group.flatMap((e, i) => e.ids.map((_, p) => i * s + p));
-    const rows = h.reshape(b * s, d).indexSelect(0, T.tensor(real, { dtype: 'i64', device: h.device })); // [n, d_in]
-    const acts = sae.encode(rows.device === sae.device ? rows : rows.to(sae.device)); // [n, d_sae]
+    const acts = batchLatents(model, sae, hook, group, padId); // [n, d_sae]
     const cpu = (t: T.Tensor) => (t.device === 'cpu' ? t : t.to('cpu'));
     const chosen = selected.length === 0 ? null : acts.indexSelect(0, T.tensor(selected, { dtype: 'i64', device: acts.device })); // [selected, d_sae]
     const fired = chosen === null ? new Float64Array(dSae) : Float64Array.from(cpu(chosen.ne(0).sum(0).to('f64')).data() as Float64Array);
