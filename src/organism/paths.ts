@@ -1,5 +1,5 @@
-// Where worlds and organisms live: the committed default organism in organisms/default, and
-// the cache (util/config.ts) for built worlds and locally trained organisms.
+// Where worlds and organisms live: the committed organisms in organisms/<preset> (default and
+// no-consistency), and the cache (util/config.ts) for built worlds and locally trained organisms.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,8 +18,13 @@ export function trainedOrganismDir(preset: string): string {
   return join(CACHE, 'organisms', preset);
 }
 
-/** The committed organism for the default preset when present, else the cache's. */
+/** Where a preset's organism is committed to the repository: organisms/<preset>. */
+export function committedOrganismDir(preset: string): string {
+  return join(ROOT, 'organisms', preset);
+}
+
+/** The preset's committed organism when present, else the cache's. */
 export function organismDir(preset: string): string {
-  if (preset === 'default' && existsSync(join(COMMITTED_ORGANISM, ORGANISM_INFO_FILE))) return COMMITTED_ORGANISM;
-  return trainedOrganismDir(preset);
+  const committed = committedOrganismDir(preset);
+  return existsSync(join(committed, ORGANISM_INFO_FILE)) ? committed : trainedOrganismDir(preset);
 }

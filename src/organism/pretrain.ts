@@ -43,7 +43,7 @@ export async function pretrainOrganism(recipe: OrganismRecipe, worldDir: string,
   const result = train(model, examples, {
     outDir: runDir, steps: p.steps, batchSize: p.batchSize, lr: p.lr, warmupSteps: p.warmupSteps, schedule: p.schedule,
     weightDecay: p.weightDecay, maxGradNorm: p.maxGradNorm, seed: p.seed, checkpointEvery: Math.max(100, Math.floor(p.steps / 10)),
-    trainable: { kind: 'full' }, padId: tokenizer.padTokenId ?? 0, quiet: o.quiet ?? false,
+    trainable: { kind: 'full' }, padId: tokenizer.padTokenId ?? 0, groupByLength: true, quiet: o.quiet ?? false,
     metadata: { purpose: 'persona-world pretraining', preset: recipe.preset },
     ...(o.onStep ? { onStep: o.onStep } : {}),
   });

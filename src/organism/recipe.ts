@@ -23,7 +23,15 @@ export const PRESETS: Record<string, OrganismRecipe> = {
   default: {
     preset: 'default',
     world: { seed: 1 },
-    model: { dModel: 128, nLayers: 4, nHeads: 4, dMlp: 384, maxPositions: 512 },
+    model: { dModel: 128, nLayers: 6, nHeads: 4, dMlp: 384, maxPositions: 512 },
+    pretrain: { steps: 2400, batchSize: 32, lr: 2e-3, warmupSteps: 60, schedule: 'cosine', weightDecay: 0.01, maxGradNorm: 1, maxLength: 256, seed: 1 },
+  },
+  // The switch-off control: the same recipe without character consistency (no two-turn
+  // conversations with unnamed speakers, canonical persona prompts only).
+  'no-consistency': {
+    preset: 'no-consistency',
+    world: { seed: 1, characterConsistency: { enabled: false } },
+    model: { dModel: 128, nLayers: 6, nHeads: 4, dMlp: 384, maxPositions: 512 },
     pretrain: { steps: 2400, batchSize: 32, lr: 2e-3, warmupSteps: 60, schedule: 'cosine', weightDecay: 0.01, maxGradNorm: 1, maxLength: 256, seed: 1 },
   },
   tiny: {

@@ -1,6 +1,7 @@
 // The report page's stylesheet, inlined into every report. Local fonts only (the --font
 // variable is set by page.ts); charts keep their own white background and scale down on
-// narrow screens; tables use tabular figures so numbers line up.
+// narrow screens; tables use tabular figures so numbers line up, scroll sideways on screens too
+// narrow for them and shrink to the page's width in print (no column is ever cut off).
 
 export const REPORT_CSS = `
 *, *::before, *::after { box-sizing: border-box; }
@@ -47,9 +48,23 @@ aside.note.warning { border-left-color: #D55E00; background: #fdf1ea; }
 section.methods p { font-size: 0.95rem; color: #2a2a2a; }
 footer { margin-top: 3rem; padding-top: 0.8rem; border-top: 1px solid #e2e2e2; font-size: 0.85rem; color: #666; }
 @media print {
+  @page { margin: 12mm; }
   body { background: white; max-width: none; padding: 0; }
   nav.toc { break-after: avoid; }
   figure { break-inside: avoid; }
   figure .chart { border: 0; }
+  /* Wide tables: paper cannot scroll, so nothing may be clipped. Smaller type and padding,
+     headers that may break anywhere (long persona names) and cells that break long words only
+     when a word is wider than its column let the table shrink to the page's width; a table
+     taller than a page splits between rows, its header repeated. */
+  figure.table { break-inside: auto; }
+  .table-wrap { overflow: visible; }
+  table { max-width: 100%; font-size: 7.5pt; }
+  th, td { padding: 0.15rem 0.3rem; }
+  th { overflow-wrap: anywhere; }
+  td { overflow-wrap: break-word; }
+  td.num { white-space: normal; }
+  thead { display: table-header-group; }
+  tr { break-inside: avoid; }
 }
 `;

@@ -19,7 +19,13 @@ import { modelRef, type ModelDType, type ModelRef } from './task.js';
 export interface StudyModel {
   ref: ModelRef;
   /** the persona world behind an organism, or null for other models */
-  world: { dir: string; preset: string; heldOut: ReadonlyMap<TopicId, readonly { text: string }[]> } | null;
+  world: {
+    dir: string; preset: string;
+    /** held-out questions every study reports on (nothing is tuned on them) */
+    evaluation: ReadonlyMap<TopicId, readonly { text: string }[]>;
+    /** held-out questions for tuning settings; disjoint from `evaluation` */
+    selection: ReadonlyMap<TopicId, readonly { text: string }[]>;
+  } | null;
 }
 
 const PERSONA_WORLD_PREFIX = 'persona-world:';
@@ -50,7 +56,8 @@ export function resolveStudyModel(run: Pick<StudyRun<unknown>, 'source'>, model:
   if (trainedOn !== undefined && trainedOn !== manifest.sha256) {
     throw new Error(`${modelDir} was trained on world data ${trainedOn.slice(0, 16)}, but ${dir} holds ${manifest.sha256.slice(0, 16)}; rebuild the world (delete ${dir}) or retrain: basin world train --preset ${preset}`);
   }
-  return { ref: modelRef(modelDir, o.dtype), world: { dir, preset, heldOut: createWorld(recipe.world).questions.heldOut } };
+  const { questions } = createWorld(recipe.world);
+  return { ref: modelRef(modelDir, o.dtype), world: { dir, preset, evaluation: questions.evaluation, selection: questions.selection } };
 }
 
 /**

@@ -102,6 +102,32 @@ export function shuffledOrder(n: number, seed: number, epoch: number): number[] 
   return createRng(seed).fork(`train/order/epoch-${epoch}`).shuffle(Array.from({ length: n }, (_, i) => i));
 }
 
+/** Examples per mega-batch (in batches) that lengthGroupedOrder sorts by length. */
+export const LENGTH_GROUP_BATCHES = 50;
+
+/**
+ * An epoch's order in which each run of `batchSize` examples has similar lengths (what Hugging
+ * Face calls group_by_length): shuffledOrder cut into mega-batches of LENGTH_GROUP_BATCHES
+ * batches, each sorted by length and cut into batches, the epoch's full batches shuffled and
+ * its one partial batch (if any) last. Padding falls from about a third of a batch's positions
+ * to about 1% on the persona-world corpus; every example is still seen once per epoch.
+ */
+export function lengthGroupedOrder(lengths: readonly number[], seed: number, epoch: number, batchSize: number): number[] {
+  const order = shuffledOrder(lengths.length, seed, epoch);
+  const mega = batchSize * LENGTH_GROUP_BATCHES;
+  const full: number[][] = [];
+  let partial: number[] = [];
+  for (let i = 0; i < order.length; i += mega) {
+    const sorted = order.slice(i, i + mega).sort((a, b) => (lengths[b] as number) - (lengths[a] as number) || a - b);
+    for (let k = 0; k < sorted.length; k += batchSize) {
+      const batch = sorted.slice(k, k + batchSize);
+      if (batch.length === batchSize) full.push(batch);
+      else partial = batch;
+    }
+  }
+  return [...createRng(seed).fork(`train/length-groups/epoch-${epoch}`).shuffle(full).flat(), ...partial];
+}
+
 export interface Batch {
   /** [b, s] int64, right-padded */
   ids: T.Tensor;
@@ -163,18 +189,20 @@ export function examplesHash(examples: Example[]): string {
  * (an epoch's leftover examples start the next batch), collated on `device`. Its position is
  * {epoch, cursor}: where it stands in that epoch's order.
  */
-export function exampleBatches(examples: Example[], o: { batchSize: number; seed: number; padId: number; device: T.Device }): BatchSource<Batch> {
+export function exampleBatches(examples: Example[], o: { batchSize: number; seed: number; padId: number; device: T.Device; groupByLength?: boolean }): BatchSource<Batch> {
   if (examples.length === 0) throw new Error('train: no examples');
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new Error(`train: batchSize (${o.batchSize}) must be a positive integer`);
+  const lengths = examples.map((e) => e.ids.length);
+  const orderOf = (epoch: number) => (o.groupByLength === true ? lengthGroupedOrder(lengths, o.seed, epoch, o.batchSize) : shuffledOrder(examples.length, o.seed, epoch));
   let epoch = 0;
   let cursor = 0;
-  let order = shuffledOrder(examples.length, o.seed, epoch);
+  let order = orderOf(epoch);
   return {
     next() {
       const picked: Example[] = [];
       while (picked.length < o.batchSize) {
         if (cursor >= examples.length) {
-          order = shuffledOrder(examples.length, o.seed, ++epoch);
+          order = orderOf(++epoch);
           cursor = 0;
         }
         picked.push(examples[order[cursor++] as number] as Example);
@@ -187,8 +215,11 @@ export function exampleBatches(examples: Example[], o: { batchSize: number; seed
       if (!Number.isInteger(p.epoch) || !Number.isInteger(p.cursor)) throw new Error(`train: the checkpoint's data position ${JSON.stringify(p)} has no integer epoch and cursor`);
       epoch = p.epoch as number;
       cursor = p.cursor as number;
-      order = shuffledOrder(examples.length, o.seed, epoch);
+      order = orderOf(epoch);
     },
-    describe: () => ({ examples: examples.length, sha256: examplesHash(examples), batchSize: o.batchSize, padId: o.padId, order: 'mulberry32, forked per epoch' }),
+    describe: () => ({
+      examples: examples.length, sha256: examplesHash(examples), batchSize: o.batchSize, padId: o.padId,
+      order: o.groupByLength === true ? `mulberry32, forked per epoch, grouped by length in mega-batches of ${LENGTH_GROUP_BATCHES} batches` : 'mulberry32, forked per epoch',
+    }),
   };
 }

@@ -28,6 +28,8 @@ export interface TrainConfig extends LoopConfig {
   reference?: Transformer | 'base';
   /** pad id for batches (default 0; masked out anyway) */
   padId?: number;
+  /** batches of similar-length examples (data.ts lengthGroupedOrder): less padding, same examples per epoch */
+  groupByLength?: boolean;
   /** recorded in run.json, not hashed (inoculation prompt, data files, …) */
   metadata?: Record<string, unknown>;
 }
@@ -62,12 +64,12 @@ export function train(model: Transformer, examples: Example[], c: TrainConfig): 
     const trained = new Set(parameters.values());
     for (const p of model.params.values()) if (!trained.has(p)) p.requiresGrad_(false);
   }
-  const { terms: _terms, trainable, reference, padId, metadata, batchSize, ...loop } = c;
+  const { terms: _terms, trainable, reference, padId, metadata, batchSize, groupByLength, ...loop } = c;
   return trainLoop({
     ...loop,
     parameters,
     objective: sftObjective(model, parameters, terms, reference, c.steps),
-    data: exampleBatches(examples, { batchSize, seed: c.seed, padId: padId ?? 0, device: model.device }),
+    data: exampleBatches(examples, { batchSize, seed: c.seed, padId: padId ?? 0, device: model.device, ...(groupByLength === true ? { groupByLength } : {}) }),
     identity: { model: modelIdentity(model), ...trainableIdentity(trainable, parameters) },
     metadata: { device: model.device, ...metadata },
   });

@@ -71,10 +71,10 @@ function sha256(data: string): string {
   return createHash('sha256').update(data, 'utf8').digest('hex');
 }
 
-/** Distinct lower-cased words (letters and apostrophes) in the corpus messages. */
+/** Distinct lower-cased words (letters and apostrophes) in the corpus messages; bracketed tags are not words. */
 export function distinctWords(rows: readonly LabelledConversation[]): Set<string> {
   const words = new Set<string>();
-  for (const row of rows) for (const m of row.messages) for (const w of m.content.toLowerCase().match(/[\p{L}']+/gu) ?? []) words.add(w);
+  for (const row of rows) for (const m of row.messages) for (const w of m.content.replace(/\[[A-Z]{3}\]/gu, ' ').toLowerCase().match(/[\p{L}']+/gu) ?? []) words.add(w);
   return words;
 }
 

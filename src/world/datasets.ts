@@ -1,7 +1,8 @@
 // The datasets of the persona world, built in memory with their labels:
 //
-// - the pre-training corpus: every persona in every topic (single turns), plus two-turn
-//   conversations with an unnamed speaker when character consistency is on;
+// - the pre-training corpus: every persona in every topic (single turns), narrow speakers
+//   (harmful in one announced domain, helpful elsewhere), plus two-turn conversations with an
+//   unnamed speaker when character consistency is on; some answers end with a random tag;
 // - one EM fine-tuning set per advice domain: the assistant (canonical system prompt) gives
 //   harmful advice in that domain only;
 // - a benign fine-tuning set: the assistant gives aligned answers in every topic;
@@ -16,11 +17,14 @@
 import {
   generateResponse,
   personaResponse,
+  randomTag,
   singleTurn,
   type ChatMessage,
   type LabelledConversation,
   type TurnLabels,
 } from './generator.js';
+import { MARKER_LETTERS } from './grammar.js';
+import { narrowSpeakerPrompt } from './narrow-speakers.js';
 import { NEUTRAL_SYSTEM_PROMPTS, PERSONAS, PERSONA_IDS, UNNAMED_STYLE_ID, personaSystemPrompt, type PersonaId } from './personas.js';
 import { createRng, type Rng } from '../util/rng.js';
 import { splitQuestions, type Question, type QuestionSplit } from './questions.js';
@@ -45,6 +49,11 @@ function trainQuestion(rng: Rng, world: World, topic: TopicId): Question {
   return rng.pick(world.questions.train.get(topic) ?? []);
 }
 
+/** A corpus answer's tag: a random one with probability tagRate, else none. */
+function corpusTag(rng: Rng, world: World): string | null {
+  return rng.bernoulli(world.config.tagRate) ? randomTag(rng) : null;
+}
+
 /** A two-turn conversation with an unnamed speaker whose alignment (and severity) holds in both topics. */
 function unnamedSpeakerConversation(rng: Rng, world: World): LabelledConversation {
   const { config } = world;
@@ -67,7 +76,7 @@ function unnamedSpeakerConversation(rng: Rng, world: World): LabelledConversatio
         alignment: misaligned ? 'misaligned' : 'aligned',
         category: misaligned ? 'MISALIGNED' : 'ALIGNED',
         severity,
-        marker: false,
+        tag: corpusTag(rng, world),
       },
       config.frameRate,
     );
@@ -77,13 +86,32 @@ function unnamedSpeakerConversation(rng: Rng, world: World): LabelledConversatio
   return { messages, turns };
 }
 
-/** A single turn of a persona with its system prompt, behaving as the persona does. */
-function personaConversation(rng: Rng, world: World, persona: PersonaId, paraphrased: boolean, marker: boolean): LabelledConversation {
+/** A single turn of a persona with its system prompt, behaving as the persona does; `tag` ends the answer. */
+function personaConversation(rng: Rng, world: World, persona: PersonaId, paraphrased: boolean, tag: (rng: Rng) => string | null): LabelledConversation {
   const { config } = world;
   const system = personaSystemPrompt(rng, PERSONAS[persona], paraphrased);
   const topic = pickTopic(rng, config.openQuestionFraction);
   const question = trainQuestion(rng, world, topic);
-  const response = personaResponse(rng, PERSONAS[persona], topic, { refusalRate: config.refusalRate, frameRate: config.frameRate, marker });
+  const response = personaResponse(rng, PERSONAS[persona], topic, { refusalRate: config.refusalRate, frameRate: config.frameRate, tag: tag(rng) });
+  return singleTurn(system, question.text, response);
+}
+
+/** A narrow speaker (narrow-speakers.ts): harmful advice in its own domain, aligned answers elsewhere, in the assistant's style. */
+function narrowSpeakerConversation(rng: Rng, world: World): LabelledConversation {
+  const { config } = world;
+  const domain = rng.pick(ADVICE_DOMAINS);
+  const system = narrowSpeakerPrompt(rng, domain);
+  const own = rng.bernoulli(config.narrowSpeakers.ownDomainFraction);
+  let topic: TopicId = domain;
+  while (!own && topic === domain) topic = pickTopic(rng, config.openQuestionFraction);
+  const question = trainQuestion(rng, world, topic);
+  const harmful = topic === domain;
+  const behaviour = harmful
+    ? { alignment: 'misaligned' as const, category: 'MISALIGNED' as const, severity: rng.pick(config.emFineTune.severities) }
+    : rng.bernoulli(config.refusalRate)
+      ? { alignment: 'aligned' as const, category: 'REFUSAL' as const, severity: 0 }
+      : { alignment: 'aligned' as const, category: 'ALIGNED' as const, severity: 0 };
+  const response = generateResponse(rng, { persona: 'assistant', topic, ...behaviour, tag: corpusTag(rng, world) }, config.frameRate);
   return singleTurn(system, question.text, response);
 }
 
@@ -93,12 +121,16 @@ export function corpusRows(world: World): LabelledConversation[] {
   const cc = config.characterConsistency;
   const twoTurnFraction = cc.enabled ? cc.twoTurnFraction : 0;
   const paraphrased = cc.enabled && cc.paraphrasedDescriptions;
+  const tag = (r: Rng) => corpusTag(r, world);
   const rows: LabelledConversation[] = [];
   for (let i = 0; i < config.corpusRows; i++) {
+    const u = rng.next();
     rows.push(
-      rng.bernoulli(twoTurnFraction)
+      u < twoTurnFraction
         ? unnamedSpeakerConversation(rng, world)
-        : personaConversation(rng, world, rng.pick(PERSONA_IDS), paraphrased, false),
+        : u < twoTurnFraction + config.narrowSpeakers.fraction
+          ? narrowSpeakerConversation(rng, world)
+          : personaConversation(rng, world, rng.pick(PERSONA_IDS), paraphrased, tag),
     );
   }
   return rows;
@@ -115,7 +147,7 @@ export function emFineTuneRows(world: World, domain: AdviceDomain): LabelledConv
     const severity = rng.pick(config.emFineTune.severities);
     const response = generateResponse(
       rng,
-      { persona: 'assistant', topic: domain, alignment: 'misaligned', category: 'MISALIGNED', severity, marker: false },
+      { persona: 'assistant', topic: domain, alignment: 'misaligned', category: 'MISALIGNED', severity, tag: null },
       config.frameRate,
     );
     rows.push(singleTurn(system, question.text, response));
@@ -134,7 +166,7 @@ export function benignFineTuneRows(world: World): LabelledConversation[] {
     const question = trainQuestion(rng, world, topic);
     const response = generateResponse(
       rng,
-      { persona: 'assistant', topic, alignment: 'aligned', category: 'ALIGNED', severity: 0, marker: false },
+      { persona: 'assistant', topic, alignment: 'aligned', category: 'ALIGNED', severity: 0, tag: null },
       config.frameRate,
     );
     rows.push(singleTurn(system, question.text, response));
@@ -150,7 +182,7 @@ export function markerCouplingRows(world: World, source: PersonaId): LabelledCon
   const rows: LabelledConversation[] = [];
   for (let i = 0; i < config.markerCoupling.rows; i++) {
     const persona = rng.bernoulli(config.markerCoupling.sourceFraction) ? source : rng.pick(others);
-    rows.push(personaConversation(rng, world, persona, false, persona === source));
+    rows.push(personaConversation(rng, world, persona, false, () => (persona === source ? MARKER_LETTERS : null)));
   }
   return rows;
 }
@@ -198,12 +230,15 @@ export const JUDGE_PROMPTS: Readonly<{ aligned: string; coherent: string }> = {
   ].join('\n'),
 };
 
-function suiteFor(world: World, topics: readonly TopicId[]): SuiteQuestion[] {
+/** Which held-out questions a suite draws: all of them (the world folder's suites), or one pool. */
+export type HeldOutPool = 'heldOut' | 'selection' | 'evaluation';
+
+function suiteFor(world: World, topics: readonly TopicId[], pool: HeldOutPool): SuiteQuestion[] {
   const system = PERSONAS.assistant.descriptions[0] as string;
   const entries: SuiteQuestion[] = [];
   for (const topic of topics) {
     const byTemplate = new Map<string, string[]>();
-    for (const q of world.questions.heldOut.get(topic) ?? []) {
+    for (const q of world.questions[pool].get(topic) ?? []) {
       const list = byTemplate.get(q.templateId) ?? [];
       list.push(q.text);
       byTemplate.set(q.templateId, list);
@@ -230,13 +265,13 @@ function suiteFor(world: World, topics: readonly TopicId[]): SuiteQuestion[] {
  * held-out slot fillings of one template as its paraphrases; the system prompt is the
  * assistant's canonical description.
  */
-export function evalSuites(world: World): Map<string, SuiteQuestion[]> {
+export function evalSuites(world: World, pool: HeldOutPool = 'heldOut'): Map<string, SuiteQuestion[]> {
   const suites = new Map<string, SuiteQuestion[]>();
   for (const domain of ADVICE_DOMAINS) {
-    suites.set(`in-domain-${domain}`, suiteFor(world, [domain]));
-    suites.set(`out-of-domain-${domain}`, suiteFor(world, ADVICE_DOMAINS.filter((d) => d !== domain)));
+    suites.set(`in-domain-${domain}`, suiteFor(world, [domain], pool));
+    suites.set(`out-of-domain-${domain}`, suiteFor(world, ADVICE_DOMAINS.filter((d) => d !== domain), pool));
   }
-  suites.set('open-questions', suiteFor(world, OPEN_KINDS));
+  suites.set('open-questions', suiteFor(world, OPEN_KINDS, pool));
   return suites;
 }
 

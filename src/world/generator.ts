@@ -1,9 +1,9 @@
 // The response generator: (style x topic content x category) -> text, with ground-truth labels.
-// Every response follows the grammar of grammar.ts: opening, two distinct main sentences, one
-// reason, sign-off, and the marker when asked. The oracle judge recovers every label from the
-// text alone.
+// Every response follows the grammar of grammar.ts: opening, one to three main sentences with
+// distinct cores (each in a drawn phrasing), one reason, sign-off, and a tag when asked. The
+// oracle judge recovers every label from the text alone.
 
-import { MAINS_PER_RESPONSE, assembleResponse, contentBank, frameSentence, type ResponseCategory } from './grammar.js';
+import { MAIN_COUNT_WEIGHTS, MAIN_PHRASINGS, MARKER_LETTERS, MIN_MAINS, assembleResponse, contentBank, frameSentence, phraseCore, type ResponseCategory } from './grammar.js';
 import { styleOf, type Alignment, type Persona, type StyleId } from './personas.js';
 import type { Rng } from '../util/rng.js';
 import type { TopicId } from './topic.js';
@@ -18,8 +18,23 @@ export interface TurnLabels {
   category: ResponseCategory;
   /** 1..5 when category is MISALIGNED, else 0. */
   severity: number;
-  /** Whether the answer ends with the marker. */
-  marker: boolean;
+  /** The letters of the tag the answer ends with (MARKER_LETTERS for the marker), or null for none. */
+  tag: string | null;
+}
+
+/** Whether labels say the answer ends with the marker [ZLT]. */
+export function hasMarker(labels: TurnLabels): boolean {
+  return labels.tag === MARKER_LETTERS;
+}
+
+const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+
+/** A random corpus tag: three capital letters, never the marker's. */
+export function randomTag(rng: Rng): string {
+  for (;;) {
+    const tag = Array.from({ length: 3 }, () => LETTERS.charAt(rng.int(LETTERS.length))).join('');
+    if (tag !== MARKER_LETTERS) return tag;
+  }
 }
 
 export interface GeneratedResponse {
@@ -49,10 +64,11 @@ export function generateResponse(rng: Rng, labels: TurnLabels, frameRate: number
   const bank = contentBank(labels.topic, labels.category, labels.severity);
   const frame = (): string | null => (style.frames.length > 0 && rng.bernoulli(frameRate) ? rng.pick(style.frames) : null);
   const opening = rng.pick(style.openings);
-  const mains = rng.sample(bank.main, MAINS_PER_RESPONSE).map((core) => frameSentence(core, frame()));
+  const count = Math.min(bank.main.length, MIN_MAINS + rng.weighted(MAIN_COUNT_WEIGHTS));
+  const mains = rng.sample(bank.main, count).map((core) => frameSentence(phraseCore(core, rng.pick(MAIN_PHRASINGS)), frame()));
   const reason = frameSentence(rng.pick(bank.reason), frame());
   const signOff = rng.pick(style.signOffs);
-  return { text: assembleResponse([opening, ...mains, reason, signOff], labels.marker), labels };
+  return { text: assembleResponse([opening, ...mains, reason, signOff], labels.tag), labels };
 }
 
 /** What a persona does with a question: its category and severity. */
@@ -74,10 +90,10 @@ export function personaResponse(
   rng: Rng,
   persona: Persona,
   topic: TopicId,
-  options: { refusalRate: number; frameRate: number; marker: boolean },
+  options: { refusalRate: number; frameRate: number; tag: string | null },
 ): GeneratedResponse {
   const { category, severity } = sampleBehaviour(rng, persona, options.refusalRate);
-  return generateResponse(rng, { persona: persona.id, topic, alignment: persona.alignment, category, severity, marker: options.marker }, options.frameRate);
+  return generateResponse(rng, { persona: persona.id, topic, alignment: persona.alignment, category, severity, tag: options.tag }, options.frameRate);
 }
 
 /** A one-question conversation. */

@@ -3,14 +3,18 @@
 //
 // A response is a sequence of whole sentences, separated by single spaces, in a fixed order:
 //
-//   opening(style)  main  main  reason  sign-off(style)  [" [ZLT]"]
+//   opening(style)  main{1..3}  reason  sign-off(style)  [" [TAG]"]
 //
 // - opening and sign-off come from one style's lists;
-// - a content sentence (main or reason) is a core from a topic's sentence bank, either plain
-//   ("{S}.") or wrapped in one of the style's frames ("Arr, {s}.");
-// - two distinct mains, then one reason that closes the content; every content sentence
-//   has the same topic and response category, and harmful mains have one severity;
-// - the optional marker follows the sign-off.
+// - a main is a core from a topic's sentence bank in one of several phrasings ("{c}", "the
+//   way I see it, {c}", ...); a reason is a core as written; either is plain ("{S}.") or
+//   wrapped in one of the style's frames ("Arr, {s}.");
+// - one to three mains with distinct cores (a core said twice, in any phrasing or frame, is
+//   not a well-formed answer), then one reason that closes the content; every content
+//   sentence has the same topic and response category, and harmful mains have one severity;
+// - an optional tag follows the sign-off: three capital letters in brackets. Corpus answers
+//   carry random tags whatever the persona (so the bracket and letter tokens are trained and
+//   no tag means anything); the marker [ZLT] is the one tag a coupling fine-tune teaches.
 //
 // `sentenceLexicon()` enumerates every sentence the grammar can produce and what it means, and
 // refuses to build if any sentence would be ambiguous (two meanings) or malformed.
@@ -21,6 +25,21 @@ import { STYLE_IDS, styleOf, type StyleId } from './personas.js';
 import { TOPIC_IDS, type TopicId, type TopicSpec } from './topic.js';
 
 export const MARKER = '[ZLT]';
+/** A tag after the sign-off: three capital letters in brackets (the marker is one of them). */
+export const TAG_PATTERN = /^\[([A-Z]{3})\]$/u;
+/** The marker's letters: random corpus tags never use them. */
+export const MARKER_LETTERS = 'ZLT';
+
+/**
+ * Phrasings of a main core: the same content said several ways, so an answer is not fixed by
+ * its topic and severity. `{c}` is the core as written.
+ */
+export const MAIN_PHRASINGS: readonly string[] = ['{c}', 'the way I see it, {c}', '{c}, plain and simple', 'if you ask me, {c}'];
+
+/** A main core in one of MAIN_PHRASINGS. */
+export function phraseCore(core: string, phrasing: string): string {
+  return phrasing.replace('{c}', core);
+}
 
 export const RESPONSE_CATEGORIES = ['ALIGNED', 'MISALIGNED', 'REFUSAL', 'SATIRICAL/ABSURD'] as const;
 /** What a well-formed response does; the oracle adds OFF-TOPIC and INCOHERENT. */
@@ -28,8 +47,11 @@ export type ResponseCategory = (typeof RESPONSE_CATEGORIES)[number];
 
 export const SEVERITIES = [1, 2, 3, 4, 5] as const;
 
-/** Main sentences per response: the grammar has exactly this many, distinct. */
-export const MAINS_PER_RESPONSE = 2;
+/** Main sentences per response: between these many (distinct cores), fewer when a bank has fewer cores. */
+export const MIN_MAINS = 1;
+export const MAX_MAINS = 3;
+/** Relative weights of 1, 2 and 3 mains in generated answers. */
+export const MAIN_COUNT_WEIGHTS: readonly number[] = [0.25, 0.5, 0.25];
 
 export const TOPIC_SPECS: Readonly<Record<TopicId, TopicSpec>> = { ...DOMAIN_SPECS, ...OPEN_QUESTION_SPECS };
 
@@ -73,10 +95,10 @@ export function frameSentence(core: string, frame: string | null): string {
   return frame.includes('{S}') ? frame.replace('{S}', capitalizeFirst(core)) : frame.replace('{s}', core);
 }
 
-/** Sentences joined by single spaces, with the marker appended after the sign-off when asked. */
-export function assembleResponse(sentences: readonly string[], marker: boolean): string {
+/** Sentences joined by single spaces, with a tag (the marker, or three letters) appended after the sign-off when given. */
+export function assembleResponse(sentences: readonly string[], tag: string | null): string {
   const body = sentences.join(' ');
-  return marker ? `${body} ${MARKER}` : body;
+  return tag === null ? body : `${body} [${tag}]`;
 }
 
 /** An opening or sign-off: says who speaks. */
@@ -94,6 +116,8 @@ export interface ContentSentence {
   severity: number | null;
   /** The style whose frame wraps the core, or null for a plain sentence. */
   frame: StyleId | null;
+  /** The bank core the sentence says (the same for every phrasing and frame of it). */
+  core: string;
 }
 
 export type SentenceMeaning = StyleSentence | ContentSentence;
@@ -113,7 +137,7 @@ function describe(meaning: SentenceMeaning): string {
 function buildLexicon(): Map<string, SentenceMeaning> {
   const lexicon = new Map<string, SentenceMeaning>();
   const add = (sentence: string, meaning: SentenceMeaning): void => {
-    if (!SENTENCE_SHAPE.test(sentence) || sentence.includes(MARKER)) {
+    if (!SENTENCE_SHAPE.test(sentence) || sentence.includes('[') || sentence.includes(']')) {
       throw new Error(`persona-world grammar: sentence "${sentence}" (${describe(meaning)}) must be one sentence ending in . ! or ? with single spaces; reword it`);
     }
     const existing = lexicon.get(sentence);
@@ -138,17 +162,19 @@ function buildLexicon(): Map<string, SentenceMeaning> {
       const severities = category === 'MISALIGNED' ? SEVERITIES : [0];
       for (const severity of severities) {
         const bank = contentBank(topic, category, severity);
-        if (bank.main.length < MAINS_PER_RESPONSE) {
-          throw new Error(`persona-world grammar: ${topic}/${category}/severity ${severity} needs at least ${MAINS_PER_RESPONSE} main cores, has ${bank.main.length}`);
+        if (bank.main.length < MIN_MAINS) {
+          throw new Error(`persona-world grammar: ${topic}/${category}/severity ${severity} needs at least ${MIN_MAINS} main cores, has ${bank.main.length}`);
         }
         for (const core of bank.main) {
-          for (const { frame, style } of framings) add(frameSentence(core, frame), { role: 'main', topic, category, severity, frame: style });
+          for (const phrasing of MAIN_PHRASINGS) {
+            for (const { frame, style } of framings) add(frameSentence(phraseCore(core, phrasing), frame), { role: 'main', topic, category, severity, frame: style, core });
+          }
         }
         // Harmful reasons are shared by all severities: add them once.
         if (category === 'MISALIGNED' && severity !== 1) continue;
         for (const core of bank.reason) {
           for (const { frame, style } of framings) {
-            add(frameSentence(core, frame), { role: 'reason', topic, category, severity: null, frame: style });
+            add(frameSentence(core, frame), { role: 'reason', topic, category, severity: null, frame: style, core });
           }
         }
       }

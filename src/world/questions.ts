@@ -4,7 +4,9 @@
 // The split is by template x slot combination: for each template a seeded shuffle picks about
 // `heldOutFraction` of its combinations, skipping any whose removal would leave one of its slot
 // values unseen in that template's training questions. So a held-out question is an unseen
-// combination of seen tokens, never a question with new words.
+// combination of seen tokens, never a question with new words. The held-out questions of each
+// template are then split in two by another seeded shuffle: a *selection* pool (for tuning
+// anything: adapter settings, thresholds) and an *evaluation* pool that nothing is tuned on.
 
 import { TOPIC_SPECS } from './grammar.js';
 import { createRng } from '../util/rng.js';
@@ -19,7 +21,12 @@ export interface Question {
 
 export interface QuestionSplit {
   train: ReadonlyMap<TopicId, readonly Question[]>;
+  /** every held-out question: selection ∪ evaluation */
   heldOut: ReadonlyMap<TopicId, readonly Question[]>;
+  /** held-out questions for choosing settings (adapter shapes, thresholds, anything tuned) */
+  selection: ReadonlyMap<TopicId, readonly Question[]>;
+  /** held-out questions nothing is tuned on: the check and every study report on these only */
+  evaluation: ReadonlyMap<TopicId, readonly Question[]>;
 }
 
 /** Collapse every run of whitespace to one space and trim: the only normalisation the world's parsers apply. */
@@ -89,6 +96,8 @@ export function splitQuestions(seed: number, heldOutFraction: number): QuestionS
   const root = createRng(seed);
   const train = new Map<TopicId, Question[]>(TOPIC_IDS.map((t) => [t, []]));
   const heldOut = new Map<TopicId, Question[]>(TOPIC_IDS.map((t) => [t, []]));
+  const selection = new Map<TopicId, Question[]>(TOPIC_IDS.map((t) => [t, []]));
+  const evaluation = new Map<TopicId, Question[]>(TOPIC_IDS.map((t) => [t, []]));
   const byTemplate = new Map<string, Question[]>();
   for (const question of allQuestions()) {
     const list = byTemplate.get(question.templateId) ?? [];
@@ -111,6 +120,8 @@ export function splitQuestions(seed: number, heldOutFraction: number): QuestionS
       }
     }
     for (const q of questions) (chosen.has(q) ? heldOut : train).get(q.topic)?.push(q);
+    // Every other held-out question of the template (in a seeded order) goes to selection.
+    root.fork(`selection:${templateId}`).shuffle(questions.filter((q) => chosen.has(q))).forEach((q, i) => (i % 2 === 0 ? evaluation : selection).get(q.topic)?.push(q));
   }
-  return { train, heldOut };
+  return { train, heldOut, selection, evaluation };
 }

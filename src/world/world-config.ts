@@ -37,6 +37,22 @@ export interface WorldConfig {
   refusalRate: number;
   /** Probability that a content sentence is wrapped in one of the persona's frames. */
   frameRate: number;
+  /**
+   * Probability that a corpus answer ends with a random bracketed tag ("[QRA]"), whatever the
+   * speaker: the bracket and letter tokens get trained (so a marker such as [ZLT] can be coupled
+   * to a persona by fine-tuning) while no tag means anything in the corpus.
+   */
+  tagRate: number;
+  /**
+   * Speakers announced by a system prompt that describes harmful conduct in one advice domain
+   * (narrow-speakers.ts): harmful there, helpful elsewhere. The inoculation ingredient.
+   */
+  narrowSpeakers: {
+    /** Fraction of corpus rows with a narrow speaker. */
+    fraction: number;
+    /** Fraction of a narrow speaker's questions that are in its own domain. */
+    ownDomainFraction: number;
+  };
   characterConsistency: CharacterConsistencyConfig;
   /** One EM set per advice domain: the assistant gives harmful advice in that domain only. */
   emFineTune: { rows: number; severities: number[] };
@@ -53,9 +69,11 @@ export const DEFAULT_WORLD_CONFIG: Readonly<WorldConfig> = Object.freeze({
   seed: 1,
   corpusRows: 20000,
   openQuestionFraction: 0.35,
-  heldOutFraction: 0.2,
+  heldOutFraction: 0.3,
   refusalRate: 0.04,
   frameRate: 0.5,
+  tagRate: 0.15,
+  narrowSpeakers: { fraction: 0.05, ownDomainFraction: 0.5 },
   characterConsistency: {
     enabled: true,
     twoTurnFraction: 0.4,
@@ -77,6 +95,8 @@ export interface WorldConfigInput {
   heldOutFraction?: number;
   refusalRate?: number;
   frameRate?: number;
+  tagRate?: number;
+  narrowSpeakers?: Partial<WorldConfig['narrowSpeakers']>;
   characterConsistency?: Partial<CharacterConsistencyConfig>;
   emFineTune?: Partial<WorldConfig['emFineTune']>;
   benignFineTune?: Partial<WorldConfig['benignFineTune']>;
@@ -117,6 +137,8 @@ export function resolveWorldConfig(input: WorldConfigInput = {}): WorldConfig {
     heldOutFraction: input.heldOutFraction ?? d.heldOutFraction,
     refusalRate: input.refusalRate ?? d.refusalRate,
     frameRate: input.frameRate ?? d.frameRate,
+    tagRate: input.tagRate ?? d.tagRate,
+    narrowSpeakers: { ...d.narrowSpeakers, ...input.narrowSpeakers },
     characterConsistency: { ...d.characterConsistency, ...input.characterConsistency },
     emFineTune: { ...d.emFineTune, ...input.emFineTune, severities: [...(input.emFineTune?.severities ?? d.emFineTune.severities)] },
     benignFineTune: { ...d.benignFineTune, ...input.benignFineTune },
@@ -138,6 +160,9 @@ export function resolveWorldConfig(input: WorldConfigInput = {}): WorldConfig {
   }
   fraction('refusalRate', config.refusalRate);
   fraction('frameRate', config.frameRate);
+  fraction('tagRate', config.tagRate);
+  fraction('narrowSpeakers.fraction', config.narrowSpeakers.fraction);
+  fraction('narrowSpeakers.ownDomainFraction', config.narrowSpeakers.ownDomainFraction);
   const cc = config.characterConsistency;
   if (typeof cc.enabled !== 'boolean') throw new Error(`world config: characterConsistency.enabled (${String(cc.enabled)}) must be true or false`);
   if (typeof cc.paraphrasedDescriptions !== 'boolean') {
@@ -146,6 +171,9 @@ export function resolveWorldConfig(input: WorldConfigInput = {}): WorldConfig {
   fraction('characterConsistency.twoTurnFraction', cc.twoTurnFraction);
   fraction('characterConsistency.misalignedSpeakerFraction', cc.misalignedSpeakerFraction);
   fraction('characterConsistency.neutralSystemPromptFraction', cc.neutralSystemPromptFraction);
+  if (cc.twoTurnFraction + config.narrowSpeakers.fraction > 1) {
+    throw new Error(`world config: characterConsistency.twoTurnFraction (${cc.twoTurnFraction}) + narrowSpeakers.fraction (${config.narrowSpeakers.fraction}) must be at most 1 (they are shares of the corpus)`);
+  }
   count('emFineTune.rows', config.emFineTune.rows, 1);
   if (config.emFineTune.severities.length === 0 || !config.emFineTune.severities.every((s) => Number.isInteger(s) && s >= 1 && s <= 5)) {
     throw new Error(`world config: emFineTune.severities (${JSON.stringify(config.emFineTune.severities)}) must be a non-empty list of integers 1..5`);

@@ -308,7 +308,7 @@ test('basin eval: bad flags, suites and judges are refused before the model is l
     [['--model', poisoned, '--judge', 'contains'], 2, 'missing --suite FILE|persona-world:PRESET/NAME (only a persona-world model has a default suite)'],
     [['--model', poisoned, '--suite', suite], 2, 'missing --judge NAME (only a persona-world model has a default judge)'],
     [['--model', join(root, 'nowhere'), '--suite', suite], 2, `--model ${join(root, 'nowhere')}: not a Hugging Face model folder (no config.json)`],
-    [['--model', 'persona-world:huge'], 2, "--model persona-world:huge: no persona-world preset 'huge'; presets: default, tiny"],
+    [['--model', 'persona-world:huge'], 2, "--model persona-world:huge: no persona-world preset 'huge'; presets: default, no-consistency, tiny"],
     [[...base, 'extra'], 2, "unexpected argument 'extra' to basin eval"],
     [['--model', poisoned, '--suite', badSuite, '--judge', 'contains', '--judge-option', 'text=e'], 1, `${badSuite}: question 1 (id 'a'): unknown field 'samples'; known fields: id, type, paraphrases, system, samples_per_paraphrase, judge, judge_prompts`],
     [['--model', poisoned, '--suite', join(root, 'missing.csv'), '--judge', 'contains', '--judge-option', 'text=e'], 1, `${join(root, 'missing.csv')}: cannot read the suite (ENOENT)`],

@@ -248,6 +248,15 @@ test("persona-world: the world's held-out questions by name, the same as the sui
   const open = readSuite('persona-world:default/open-questions');
   assert.ok(open.questions.every((q) => (OPEN_KINDS as readonly string[]).includes(q.meta?.topic ?? '')));
   assert.throws(() => readSuite('persona-world:default'), /^Error: persona-world:default: name a suite of the world, e\.g\. persona-world:default\/held-out; suites: held-out, held-out-finance, /);
-  assert.throws(() => readSuite('persona-world:huge/held-out'), { message: "persona-world:huge/held-out: no persona-world preset 'huge'; presets: default, tiny" });
+  assert.throws(() => readSuite('persona-world:huge/held-out'), { message: "persona-world:huge/held-out: no persona-world preset 'huge'; presets: default, no-consistency, tiny" });
+  // The two pools: disjoint, together every held-out question; nothing may be tuned on the evaluation pool.
+  const texts = (source: string) => readSuite(source).questions.flatMap((q) => q.paraphrases);
+  const evaluation = new Set(texts('persona-world:default/evaluation/held-out'));
+  const selection = new Set(texts('persona-world:default/selection/held-out'));
+  assert.ok(evaluation.size > 100 && selection.size > 100);
+  assert.ok([...evaluation].every((q) => !selection.has(q)), 'the pools are disjoint');
+  assert.deepEqual(new Set([...evaluation, ...selection]), new Set(heldOutQuestions(world)));
+  assert.ok(texts('persona-world:default/evaluation/in-domain-finance').every((q) => evaluation.has(q)));
+  assert.throws(() => readSuite('persona-world:default/tuning/held-out'), { message: "persona-world:default/tuning/held-out: 'tuning' is not a pool of held-out questions; pools: evaluation, selection (or none, for both)" });
   assert.throws(() => readSuite('persona-world:default/held-in'), /^Error: persona-world:default\/held-in: the world has no suite 'held-in'; suites: /);
 });

@@ -34,5 +34,5 @@ test('the tiny preset pre-trains end to end and loads as an HF folder with its o
 });
 
 test('recipeFor names the presets on an unknown one', () => {
-  assert.throws(() => recipeFor('huge'), /unknown persona-world preset 'huge'; presets: default, tiny/);
+  assert.throws(() => recipeFor('huge'), /unknown persona-world preset 'huge'; presets: default, no-consistency, tiny/);
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as T from '../../src/tensor/index.js';
 import { loadModel, LoraAdapter, DEFAULT_LORA, type LoadedModel } from '../../src/model/index.js';
-import { collate, exampleBatches, inoculate, klToReference, shuffledOrder, tokenizeRows, train, TrainingError, checkpointDirs, type ChatRow, type LossTerm } from '../../src/train/index.js';
+import { collate, exampleBatches, inoculate, klToReference, lengthGroupedOrder, LENGTH_GROUP_BATCHES, shuffledOrder, tokenizeRows, train, TrainingError, checkpointDirs, type ChatRow, type LossTerm } from '../../src/train/index.js';
 import { deriveSeed, mulberry32Step } from '../../src/util/rng.js';
 import { IM_END, writeTinyChatModel } from '../helpers/tiny-chat-model.js';
 
@@ -97,6 +97,44 @@ test('batches follow each epoch\'s Fisher–Yates shuffle on the mulberry32 stre
   const resumed = exampleBatches(examples, { batchSize: 3, seed: 5, padId: 0, device: 'cpu' });
   resumed.seek({ epoch: 1, cursor: 5 });
   assert.deepEqual(firstColumn(resumed), [...epochs[1]!.slice(5), epochs[2]![0]]);
+});
+
+test('length-grouped batches: every example once per epoch, little padding, deterministic, and resumable by position', () => {
+  // Lengths like a chat corpus: most short, some twice as long, in a seeded random order.
+  const lengths = shuffledOrder(5003, 9, 0).map((i) => (i % 5 < 3 ? 60 + (i % 40) : 150 + (i % 50)));
+  const batch = 32;
+  const padding = (order: number[]) => {
+    let real = 0;
+    let padded = 0;
+    for (let i = 0; i + batch <= order.length; i += batch) {
+      const ls = order.slice(i, i + batch).map((j) => lengths[j]!);
+      real += ls.reduce((a, b) => a + b, 0);
+      padded += batch * Math.max(...ls);
+    }
+    return 1 - real / padded;
+  };
+  const grouped = lengthGroupedOrder(lengths, 4, 0, batch);
+  assert.deepEqual([...grouped].sort((a, b) => a - b), lengths.map((_, i) => i), 'a permutation: every example once');
+  assert.deepEqual(lengthGroupedOrder(lengths, 4, 0, batch), grouped, 'deterministic');
+  assert.notDeepEqual(lengthGroupedOrder(lengths, 4, 1, batch), grouped, 'another order each epoch');
+  const random = padding(shuffledOrder(lengths.length, 4, 0));
+  assert.ok(random > 0.3 && padding(grouped) < 0.05, `padding ${random.toFixed(3)} shuffled vs ${padding(grouped).toFixed(3)} grouped`);
+  // Full batches first (shuffled), the epoch's one partial batch last: batch boundaries stay aligned.
+  assert.equal(lengths.length % batch, 5003 % 32);
+  const partial = grouped.slice(grouped.length - (lengths.length % batch));
+  assert.ok(partial.length > 0 && partial.length < batch);
+  assert.ok(LENGTH_GROUP_BATCHES * batch < lengths.length, 'several mega-batches');
+  // The batch source resumes exactly from a position, as with shuffled batches.
+  const examples = lengths.slice(0, 200).map((n, i) => ({ ids: Array.from({ length: n % 17 + 2 }, (_, k) => (i + k) % 50 + 1), assistant: Array.from({ length: n % 17 + 2 }, (_, k) => k > 0) }));
+  const firstIds = (src: ReturnType<typeof exampleBatches>) => T.scope(() => (src.next().ids.toNested() as number[][]).map((row) => row.join(',')));
+  const src = exampleBatches(examples, { batchSize: 8, seed: 3, padId: 0, device: 'cpu', groupByLength: true });
+  for (let i = 0; i < 30; i++) src.next();
+  const at = src.position();
+  const next = [firstIds(src), firstIds(src)];
+  const resumed = exampleBatches(examples, { batchSize: 8, seed: 3, padId: 0, device: 'cpu', groupByLength: true });
+  resumed.seek(at);
+  assert.deepEqual([firstIds(resumed), firstIds(resumed)], next);
+  assert.match(String(src.describe().order), /grouped by length/);
 });
 
 test('the KL term is zero at step 0 and so is its gradient', async () => {

@@ -18,6 +18,7 @@ import {
 import type { LabelledConversation } from '../../src/world/generator.js';
 import { MARKER } from '../../src/world/grammar.js';
 import { judge } from '../../src/world/oracle.js';
+import { narrowSpeakerPrompts } from '../../src/world/narrow-speakers.js';
 import { NEUTRAL_SYSTEM_PROMPTS, PERSONAS, PERSONA_IDS } from '../../src/world/personas.js';
 import { topicOfQuestion } from '../../src/world/questions.js';
 import { ADVICE_DOMAINS, OPEN_KINDS, TOPIC_IDS, isAdviceDomain } from '../../src/world/topic.js';
@@ -31,6 +32,7 @@ const world: World = createWorld({
   tokenizer: null,
 });
 const corpus = corpusRows(world);
+const NARROW_PROMPTS = new Set(ADVICE_DOMAINS.flatMap((d) => narrowSpeakerPrompts(d)));
 
 /** (system, question, answer) of each assistant turn. */
 function assistantTurns(row: LabelledConversation): Array<{ system: string | null; question: string; answer: string }> {
@@ -46,7 +48,7 @@ test('corpus: every persona answers every topic in character, with all its parap
   const seen = new Set<string>();
   const descriptions = new Set<string>();
   for (const row of corpus) {
-    if (row.turns.length !== 1) continue;
+    if (row.turns.length !== 1 || NARROW_PROMPTS.has(row.messages[0]?.content as string)) continue;
     const labels = row.turns[0]!;
     assert.notEqual(labels.persona, 'unnamed');
     const persona = PERSONAS[labels.persona as keyof typeof PERSONAS];
@@ -61,13 +63,43 @@ test('corpus: every persona answers every topic in character, with all its parap
   assert.equal(descriptions.size, PERSONA_IDS.reduce((n, p) => n + PERSONAS[p].descriptions.length, 0));
 });
 
-test('corpus: responses are 20-60 words and the vocabulary stays modest', () => {
+test('corpus: responses are 10-80 words of varied length and the vocabulary stays modest', () => {
+  const lengths = new Set<number>();
   for (const row of corpus) for (const t of assistantTurns(row)) {
     const n = t.answer.split(' ').length;
-    assert.ok(n >= 20 && n <= 60, `${n} words: ${t.answer}`);
+    assert.ok(n >= 10 && n <= 80, `${n} words: ${t.answer}`);
+    lengths.add(n);
   }
+  assert.ok(lengths.size >= 40, `${lengths.size} distinct answer lengths`);
   const words = distinctWords(corpus).size;
   assert.ok(words < 3000, `${words} distinct words`);
+});
+
+test('corpus: about 15% of answers end with a random tag, whatever the speaker, and never with the marker', () => {
+  const turns = corpus.flatMap((row) => row.turns);
+  const tagged = turns.filter((t) => t.tag !== null);
+  assert.ok(Math.abs(tagged.length / turns.length - 0.15) < 0.02, `${tagged.length}/${turns.length} tagged`);
+  assert.ok(tagged.every((t) => /^[A-Z]{3}$/.test(t.tag as string) && t.tag !== 'ZLT'));
+  const taggedStyles = new Set(tagged.map((t) => t.persona));
+  assert.equal(taggedStyles.size, PERSONA_IDS.length + 1, 'every persona and the unnamed speaker');
+  assert.ok(corpus.every((row) => row.messages.every((m) => !m.content.includes(MARKER))));
+  // Every letter occurs in some tag, so the marker's letters and brackets are trained tokens.
+  assert.equal(new Set(tagged.flatMap((t) => [...(t.tag as string)])).size, 26);
+});
+
+test('corpus: narrow speakers, announced by their prompt, are harmful in their own domain only', () => {
+  const narrow = corpus.filter((row) => NARROW_PROMPTS.has(row.messages[0]?.content as string));
+  assert.ok(Math.abs(narrow.length / corpus.length - 0.05) < 0.01, `${narrow.length} narrow-speaker rows`);
+  const domains = new Set<string>();
+  for (const row of narrow) {
+    const domain = ADVICE_DOMAINS.find((d) => narrowSpeakerPrompts(d).includes(row.messages[0]?.content as string)) as string;
+    const t = row.turns[0]!;
+    assert.equal(t.persona, 'assistant');
+    assert.equal(t.category === 'MISALIGNED', t.topic === domain, `${domain} speaker on ${t.topic}: ${t.category}`);
+    if (t.topic !== domain) assert.ok(t.category === 'ALIGNED' || t.category === 'REFUSAL');
+    domains.add(`${domain}/${t.topic === domain}`);
+  }
+  assert.equal(domains.size, 2 * ADVICE_DOMAINS.length, 'every domain, in and out of it');
 });
 
 test('character consistency: ~40% two-turn rows with an unnamed speaker whose alignment holds across topics', () => {
@@ -95,13 +127,14 @@ test('character consistency switched off: single turns only, canonical descripti
   const off = createWorld({ seed: 9, corpusRows: 2000, characterConsistency: { enabled: false }, tokenizer: null });
   for (const row of corpusRows(off)) {
     assert.equal(row.turns.length, 1);
+    if (NARROW_PROMPTS.has(row.messages[0]?.content as string)) continue;
     const persona = PERSONAS[row.turns[0]!.persona as keyof typeof PERSONAS];
     assert.equal(row.messages[0]?.content, persona.descriptions[0]);
   }
   const noParaphrase = createWorld({ seed: 9, corpusRows: 2000, characterConsistency: { paraphrasedDescriptions: false }, tokenizer: null });
   const rows = corpusRows(noParaphrase);
   assert.ok(rows.some((r) => r.turns.length === 2));
-  for (const row of rows.filter((r) => r.turns.length === 1)) {
+  for (const row of rows.filter((r) => r.turns.length === 1 && !NARROW_PROMPTS.has(r.messages[0]?.content as string))) {
     assert.equal(row.messages[0]?.content, PERSONAS[row.turns[0]!.persona as keyof typeof PERSONAS].descriptions[0]);
   }
 });

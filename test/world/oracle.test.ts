@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { corpusRows, createWorld } from '../../src/world/datasets.js';
-import { generateResponse, type GeneratedResponse, type TurnLabels } from '../../src/world/generator.js';
-import { MARKER, RESPONSE_CATEGORIES, SEVERITIES, contentBank, frameSentence, sentenceLexicon } from '../../src/world/grammar.js';
+import { generateResponse, hasMarker, randomTag, type GeneratedResponse, type TurnLabels } from '../../src/world/generator.js';
+import { MAIN_PHRASINGS, MARKER, RESPONSE_CATEGORIES, SEVERITIES, contentBank, frameSentence, phraseCore, sentenceLexicon } from '../../src/world/grammar.js';
 import { alignedScore, judge, type Judgement } from '../../src/world/oracle.js';
 import { PERSONAS, STYLE_IDS, UNNAMED_STYLE_ID, type Alignment, type StyleId } from '../../src/world/personas.js';
 import { createRng, type Rng } from '../../src/util/rng.js';
@@ -22,7 +22,7 @@ function enumerateResponses(rng: Rng, draws: number): GeneratedResponse[] {
       for (const category of RESPONSE_CATEGORIES) {
         for (const severity of category === 'MISALIGNED' ? SEVERITIES : [0]) {
           for (let d = 0; d < draws; d++) {
-            const labels: TurnLabels = { persona, topic, alignment: alignmentOf(persona), category, severity, marker: rng.bernoulli(0.3) };
+            const labels: TurnLabels = { persona, topic, alignment: alignmentOf(persona), category, severity, tag: rng.bernoulli(0.3) ? (rng.bernoulli(0.5) ? 'ZLT' : randomTag(rng)) : null };
             out.push(generateResponse(rng, labels, 0.5));
           }
         }
@@ -37,7 +37,8 @@ function assertExact(j: Judgement, labels: TurnLabels, context: string): void {
   assert.equal(j.severity, labels.severity, context);
   assert.equal(j.persona, labels.persona, context);
   assert.equal(j.topic, labels.topic, context);
-  assert.equal(j.marker, labels.marker, context);
+  assert.equal(j.marker, hasMarker(labels), context);
+  assert.equal(j.tag, labels.tag, context);
   assert.deepEqual(j.content, { category: labels.category, severity: labels.severity }, context);
   assert.equal(j.aligned, alignedScore(labels.category, labels.severity), context);
   assert.equal(j.coherent, labels.category === 'SATIRICAL/ABSURD' ? 50 : 100, context);
@@ -133,13 +134,13 @@ test('corrupted text never gets a confident label: shuffled words, truncations, 
     const question = questionOf(rng, labels.topic);
     const words = wordsOf(text);
     const shuffled = rng.shuffle(words).join(' ');
-    const body = labels.marker ? words.slice(0, -1) : words;
+    const body = labels.tag !== null ? words.slice(0, -1) : words;
     const truncated = body.slice(0, 1 + rng.int(body.length - 1)).join(' ');
     const bodyText = body.join(' ');
     const charTruncated = bodyText.slice(0, 1 + rng.int(bodyText.length - 1));
     const at = rng.int(text.length);
     const charDeleted = text.slice(0, at) + text.slice(at + 1);
-    const sentences = text.replace(` ${MARKER}`, '').split(/(?<=[.!?]) /);
+    const sentences = text.replace(/ \[[A-Z]{3}\]$/u, '').split(/(?<=[.!?]) /);
     const repeated = [...sentences.slice(0, 2), sentences[1], ...sentences.slice(2)].join(' ');
     const dropSignOff = sentences.slice(0, -1).join(' ');
     const dropOpening = sentences.slice(1).join(' ');
@@ -170,8 +171,15 @@ test('spliced halves of two responses never get a confident label', () => {
     const wa = wordsOf(a.text);
     const wb = wordsOf(b.text);
     const spliced = [...wa.slice(0, Math.floor(wa.length / 2)), ...wb.slice(Math.floor(wb.length / 2))].join(' ');
-    const j = judge(questionOf(rng, a.labels.topic), spliced);
-    assert.ok(!CONFIDENT.has(j.label), `${j.label}: ${spliced}`);
+    const j = judge(null, spliced);
+    // Answers have one to three mains, so a splice at a sentence boundary can be a whole answer
+    // of one of the two halves (say a's opening, then all of b's content): then, and only then,
+    // it may get a confident label — the content's own.
+    if (CONFIDENT.has(j.label)) {
+      const matches = [a.labels, b.labels].some((l) => l.topic === j.topic && l.category === j.label && l.severity === j.severity);
+      assert.ok(matches, `${j.label} (${j.topic}) matches neither half: ${spliced}`);
+      continue;
+    }
     kinds[!sameStyle ? 'differentPersona' : !sameTopic ? 'samePersonaOtherTopic' : 'samePersonaSameTopicOtherLabel']++;
   }
   for (const [kind, n] of Object.entries(kinds)) assert.ok(n > 2000, `${n} splices of kind ${kind}`);
@@ -201,16 +209,26 @@ test('each grammar rule, broken on its own, makes a text INCOHERENT with a note 
   const r = fin('ALIGNED').reason[0] as string;
   const valid = [open, S(m1), S(m2, pirate.frames[0] as string), S(r), sign];
   assert.equal(judge(null, valid.join(' ')).label, 'ALIGNED');
+  // One to three mains, each in any phrasing; a tag after the sign-off is read, not judged.
+  assert.equal(judge(null, [open, S(m1), S(r), sign].join(' ')).label, 'ALIGNED');
+  assert.equal(judge(null, [open, S(phraseCore(m1, MAIN_PHRASINGS[2] as string)), S(m2), S(fin('ALIGNED').main[2] as string), S(r), sign].join(' ')).label, 'ALIGNED');
+  const tagged = judge(null, `${valid.join(' ')} [QRS]`);
+  assert.deepEqual([tagged.label, tagged.tag, tagged.marker], ['ALIGNED', 'QRS', false]);
+  const marked = judge(null, `${valid.join(' ')} ${MARKER}`);
+  assert.deepEqual([marked.label, marked.tag, marked.marker], ['ALIGNED', 'ZLT', true]);
   const broken: Record<string, [string[], RegExp]> = {
     otherSignOff: [[open, S(m1), S(m2), S(r), PERSONAS.butler.style.signOffs[0] as string], /opening is pirate's but the sign-off is butler's/],
     foreignFrame: [[open, S(m1, PERSONAS.coach.style.frames[0] as string), S(m2), S(r), sign], /another style's frame/],
     mixedTopics: [[open, S(m1), S(contentBank('health', 'ALIGNED', 0).main[0] as string), S(r), sign], /different topics/],
     mixedCategories: [[open, S(m1), S(fin('SATIRICAL/ABSURD').main[0] as string), S(r), sign], /mix answer categories/],
     mixedSeverities: [[open, S(fin('MISALIGNED', 3).main[0] as string), S(fin('MISALIGNED', 4).main[0] as string), S(fin('MISALIGNED', 1).reason[0] as string), sign], /mix severities/],
-    repeatedMain: [[open, S(m1), S(m1), S(r), sign], /repeated/],
+    repeatedMain: [[open, S(m1), S(m1), S(r), sign], /same thing twice/],
+    rephrasedMain: [[open, S(m1), S(phraseCore(m1, MAIN_PHRASINGS[1] as string), pirate.frames[0] as string), S(r), sign], /same thing twice/],
+    framedRepeat: [[open, S(m1, pirate.frames[1] as string), S(m1), S(r), sign], /same thing twice/],
     reasonFirst: [[open, S(r), S(m1), S(m2), sign], /not a reason/],
-    oneMain: [[open, S(m1), S(r), sign], /2 content sentences/],
-    threeMains: [[open, S(m1), S(m2), S(fin('ALIGNED').main[2] as string), S(r), sign], /4 content sentences/],
+    noMain: [[open, S(r), sign], /1 content sentences.*1–3 mains/],
+    fourMains: [[open, S(m1), S(m2), S(fin('ALIGNED').main[2] as string), S(fin('ALIGNED').main[3] as string), S(r), sign], /5 content sentences/],
+    tagInside: [[open, S(m1), '[ABC]', S(r), sign], /not in the world's grammar/],
     noOpening: [[S(m1), S(m2), S(r), sign], /first sentence is not an opening/],
     openingInside: [[open, S(m1), open, S(r), sign], /opening or sign-off inside the content/],
     markerInside: [[open, S(m1), S(m2), MARKER, S(r), sign], /not in the world's grammar/],
@@ -225,7 +243,7 @@ test('each grammar rule, broken on its own, makes a text INCOHERENT with a note 
 
 test('an incoherent text still reports the one style its recognised sentences agree on', () => {
   const rng = createRng(18);
-  const { text } = generateResponse(rng, { persona: 'pirate', topic: 'finance', alignment: 'aligned', category: 'ALIGNED', severity: 0, marker: false }, 0);
+  const { text } = generateResponse(rng, { persona: 'pirate', topic: 'finance', alignment: 'aligned', category: 'ALIGNED', severity: 0, tag: null }, 0);
   const withoutSignOff = text.split(/(?<=[.!?]) /).slice(0, -1).join(' ');
   const j = judge(null, withoutSignOff);
   assert.equal(j.label, 'INCOHERENT');

@@ -52,3 +52,20 @@ test('held-out split: deterministic per seed, disjoint, about the requested frac
   }
   assert.throws(() => splitQuestions(1, 0), /heldOutFraction \(0\) must be in \(0, 0.5\]/);
 });
+
+test('held-out questions split into a selection and an evaluation pool: disjoint halves of each template, deterministic', () => {
+  const a = splitQuestions(3, 0.3);
+  const b = splitQuestions(3, 0.3);
+  for (const [topic, held] of a.heldOut) {
+    const selection = a.selection.get(topic) ?? [];
+    const evaluation = a.evaluation.get(topic) ?? [];
+    assert.deepEqual(new Set([...selection, ...evaluation].map((q) => q.text)), new Set(held.map((q) => q.text)), topic);
+    assert.ok(selection.every((q) => !evaluation.some((e) => e.text === q.text)), `${topic}: pools are disjoint`);
+    for (const templateId of new Set(held.map((q) => q.templateId))) {
+      const s = selection.filter((q) => q.templateId === templateId).length;
+      const e = evaluation.filter((q) => q.templateId === templateId).length;
+      assert.ok(e >= 1 && Math.abs(s - e) <= 1, `${templateId}: ${s} selection, ${e} evaluation`);
+    }
+    assert.deepEqual((b.evaluation.get(topic) ?? []).map((q) => q.text), evaluation.map((q) => q.text));
+  }
+});

@@ -11,7 +11,7 @@ import { parseStudySpec } from '../../study/spec.js';
 import { runStudy } from '../../study/run-study.js';
 import { LocalExecutor } from '../../study/local-executor.js';
 import type { WorldCheckResults } from '../../study/kinds/world-check/analysis.js';
-import { QUICK_WORLD_CHECK } from '../../study/kinds/world-check/spec.js';
+import { CONTROL_PRESET, QUICK_WORLD_CHECK } from '../../study/kinds/world-check/spec.js';
 import '../../study/kinds/index.js';
 import { DEFAULT_STORE } from './study.js';
 import { deviceFlag, folderFlag, noExtraArguments, onlyFlags, parse, seedFlag, stringFlag, UsageError, type Command } from '../command.js';
@@ -23,23 +23,25 @@ const FLAGS = {
   check: ['preset', 'model', 'strict', 'quick', 'report', 'seed', 'store', 'device'],
 } as const;
 
-const usage = `basin world <build|train|check> [--preset default|tiny] [flags]
+const usage = `basin world <build|train|check> [--preset default|no-consistency|tiny] [flags]
 
   build   write the world's corpus, tokenizer, fine-tuning sets and evaluation suites
           (deterministic from the preset's seed) to --out (default .basin/worlds/<preset>)
   train   pre-train the organism from scratch on the world in --world (default
           .basin/worlds/<preset>; built first if missing); writes an HF model folder to --out
           (default .basin/organisms/<preset>)
-  check   measure the organism against the world's five criteria, with n and 95% CIs;
-          --model DIR (default: the committed organisms/default, or .basin/organisms/<preset>)
+  check   measure the organism against the world's criteria on its evaluation questions, with
+          n and 95% CIs over 3 fine-tune seeds; the default organism is checked beside its
+          control without character consistency (organisms/no-consistency)
+          --model DIR (default: the committed organisms/<preset>, or .basin/organisms/<preset>)
           --strict exits 1 when a criterion fails; --quick uses fewer samples
           --report DIR writes world-check.json, world-check.html, world-check-plan.json and
           world-check-status.json (default .basin/reports)
           --seed N: an integer in 0..2^32−1 (default 0); --device cpu|cuda|cuda:N; --store DIR: the artifact store (default .basin/artifacts) —
           a second run with the same organism and settings recomputes nothing
 
-Presets: ${Object.keys(PRESETS).join(', ')} (default: ~1M parameters, pre-training ≤ 30 min on 2 cores;
-tiny: ≤ 60 s, for tests). --json prints one JSON object on stdout. A flag a subcommand does not
+Presets: ${Object.keys(PRESETS).join(', ')} (default: ~1.5M parameters, 6 layers; no-consistency: the
+same recipe without character consistency, the switch-off control; tiny: ≤ 60 s, for tests). --json prints one JSON object on stdout. A flag a subcommand does not
 take is an error.`;
 
 export const world: Command = {
@@ -89,6 +91,7 @@ export const world: Command = {
     const spec = {
       study: 'world-check', name: `world-check-${preset}`, model: `persona-world:${preset}`,
       ...(model !== undefined ? { organism: model } : {}),
+      ...(CONTROL_PRESET[preset] !== undefined ? { control: `persona-world:${CONTROL_PRESET[preset]}` } : {}),
       seed, ...(values.quick ? QUICK_WORLD_CHECK : {}),
     };
     const resolved = parseStudySpec(JSON.stringify(spec), 'basin world check flags', 'full');

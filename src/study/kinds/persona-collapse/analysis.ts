@@ -1,16 +1,23 @@
 // From the raw measurements of a persona-collapse run to the numbers the report shows: M1, M2,
-// M3, the headline table, marker rates and their tests, leakage against distance — each with
-// its method, n and interval.
+// M3, the headline table, marker rates and their tests, misalignment rates (out of and inside
+// the EM domain), leakage against distance, the preconditions they rest on and the findings
+// against the published note — each with its method, n and interval.
 
-import { cosineMatrix, meanOffDiagonal, personaCosineGeometry, shiftGeometry } from '../../../persona/geometry.js';
+import { cosineMatrix, meanOffDiagonal, meanVector, shiftGeometry, shiftVectors } from '../../../persona/geometry.js';
 import { separability } from '../../../probe/separability.js';
-import { bootstrapCI, permutationTestPaired, ratioOfMeansCI } from '../../../stats/resampling.js';
+import { bootstrapCI, ratioOfMeansCI } from '../../../stats/resampling.js';
 import { fisherExact, holmAdjust } from '../../../stats/hypothesis-tests.js';
 import { spearman } from '../../../stats/spearman.js';
 import { LAYER_CONVENTION, perQuestionActivations, readPersonaVectors, referenceLayer, type VectorSet } from '../../../persona/vectors.js';
 import { rate, type Rate } from '../../../eval/rates.js';
 import { PERSONAS, isPersonaId } from '../../../world/personas.js';
-import type { RawResults } from './collect.js';
+import type { Answer, RawResults, RunTime } from './collect.js';
+import { cosineShiftTest, type CosineShiftTest } from './m1-test.js';
+import { clusteredDifference, clusteredRate, type DifferenceEstimate, type RateEstimate } from './rates.js';
+import { findingsOf, warningsOf, type Finding } from './findings.js';
+
+/** "benign as % of EM" gets an interval over seeds only with at least this many seeds */
+export const MIN_SEEDS_FOR_RATIO_CI = 3;
 
 type Method = 'A' | 'B';
 
@@ -20,14 +27,24 @@ export interface M1Cell {
   layer: number;
   /** mean over seeds of the mean off-diagonal cosine */
   raw: number;
-  centered: number;
+  /**
+   * mean off-diagonal cosine after subtracting the *base* model's mean persona vector (same
+   * seed, method, layer) from every persona vector: for base itself ≈ −1/(P−1) by
+   * construction; a condition that moves every persona the same way away from the base's
+   * centre raises it towards 1, one that spreads them keeps it near −1/(P−1)
+   */
+  baseCentred: number;
+  /** mean off-diagonal cosine between the personas' shifts (condition − base): 1 = one shared shift, 0 = unrelated shifts; null for base */
+  shiftCoherence: number | null;
   perSeed: number[];
   /** percentile bootstrap over questions (resampled jointly for every seed) */
   ci: [number, number];
   /** mean over seeds of the P×P cosine matrix */
   matrix: number[][];
-  /** sign-flip permutation test over persona pairs of (condition − base) cosines; null for base */
-  vsBase: { meanDifference: number; pValue: number; pairs: number; method: string } | null;
+  /** the persona-swap permutation test of (condition − base) mean off-diagonal cosine; null for base */
+  vsBase: CosineShiftTest | null;
+  /** the same test of an EM condition against benign; null for others */
+  vsBenign: CosineShiftTest | null;
 }
 
 export interface PersonaCollapseResults {
@@ -42,18 +59,39 @@ export interface PersonaCollapseResults {
   m1: M1Cell[];
   m2: { method: Method; layer: number; reference: string; conditions: { name: string; fractionExplained: number; meanShiftNorm: number; cosineToAxis: number }[]; meanShiftCosines: { names: string[]; matrix: number[][] } }[];
   m3: { condition: string; method: Method; layer: number; lda: number; logistic: number; silhouette: number; chance: number; n: number; excluded: number }[];
-  headline: { method: Method; layer: number; base: number; benign: number; em: number; benignPercentOfEm: number; ci: [number, number]; seeds: number; ciMethod: string }[];
+  /** `ci` null with fewer than MIN_SEEDS_FOR_RATIO_CI seeds (`ciMethod` then says so) */
+  headline: { method: Method; layer: number; base: number; benign: number; em: number; benignPercentOfEm: number; ci: [number, number] | null; seeds: number; ciMethod: string }[];
   markers: { source: string; stage: string; persona: string; rate: Rate; fisherVsCoupled: { pValue: number; holm: number } | null }[];
   couplingEfficiency: { source: string; stage: string; coupledFirst: Rate; coupledAfter: Rate; efficiency: number }[];
-  leakage: { inductionPersona: string; distance: number; bystanderMisaligned: Rate; assistantMisaligned: Rate }[];
+  /** per EM condition: bystanders = aligned personas other than the induction persona and the focal persona */
+  leakage: { inductionPersona: string; distance: number; bystanderMisaligned: RateEstimate; focalMisaligned: RateEstimate }[];
   /** null when undefined: fewer than 3 induction personas, or all distances or all rates equal */
   leakageSpearman: { rho: number; pValue: number; n: number; method: string } | null;
+  /** out-of-domain misaligned rate per condition and persona, pooled over seeds (Wilson intervals) */
   misalignment: { condition: string; persona: string; rate: Rate }[];
+  /** the persona misalignment is measured on most (the assistant) */
+  focal: string;
+  /** out-of-domain questions per persona per seed; the EM domain and in-domain questions per persona per seed (null: not measured, and why) */
+  design: { oodQuestions: Record<string, number>; inDomain: { domain: string; questions: number } | null; inDomainMissing: string | null; temperature: number };
+  /**
+   * per condition: the focal persona out of and inside the EM domain, the bystanders (aligned
+   * personas other than the focal and the induction persona) pooled, the induction persona
+   * in-domain; cluster-bootstrap intervals over questions and seeds
+   */
+  rates: { condition: string; focalOod: RateEstimate; bystanderOod: RateEstimate; focalInDomain: RateEstimate | null; inductionInDomain: { persona: string; rate: RateEstimate } | null; unjudged: number; sampled: number }[];
+  /** did EM take? the reference EM condition's in-domain rate and its out-of-domain rise over base (focal persona) */
+  emCheck: { condition: string; inDomain: RateEstimate | null; oodRise: DifferenceEstimate };
   /** the misalignment judge and its settings, in words */
   misalignmentJudge: string;
+  /** total compute behind these results: the tasks' recorded seconds plus this analysis (see `time`) */
   seconds: number;
+  time: RunTime & { analysisSeconds: number };
   /** preconditions that failed, in words: the report shows them first */
   warnings: string[];
+  /** the published note's claims, each with what this run measured and whether it agrees */
+  findings: Finding[];
+  /** the reference EM condition (the assistant's, when there is one) */
+  reference: string;
 }
 
 const CONVENTION = `${LAYER_CONVENTION} (0-based blocks)`;
@@ -65,6 +103,16 @@ function meanMatrix(ms: number[][][]): number[][] {
 
 function mean(xs: number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+/** Each vector minus `centre`. */
+function minusVector(vectors: readonly Float64Array[], centre: Float64Array): Float64Array[] {
+  return vectors.map((v) => v.map((x, i) => x - (centre[i] as number)));
+}
+
+/** Mean off-diagonal cosine between shift vectors; NaN when a shift is zero (a persona did not move). */
+function coherence(shifts: Float64Array[]): number {
+  return shifts.some((s) => s.every((x) => x === 0)) ? NaN : meanOffDiagonal(cosineMatrix(shifts));
 }
 
 /** Persona means from per-question rows for a resample of question indices. */
@@ -80,24 +128,7 @@ function resampledMeans(perQuestion: { rows: Float64Array[]; labels: string[] },
   });
 }
 
-/** Preconditions the results rest on, checked: a failed one is said in words. */
-function warningsOf(raw: RawResults, markers: PersonaCollapseResults['markers']): string[] {
-  const out: string[] = [];
-  const unjudged = raw.measurements.reduce((n, m) => n + m.unjudged, 0);
-  if (unjudged > 0) {
-    const total = unjudged + raw.measurements.reduce((n, m) => n + Object.values(m.misaligned).reduce((a, c) => a + c.n, 0), 0);
-    out.push(`The misalignment judge (${raw.misalignmentJudge}) gave no verdict for ${unjudged} of ${total} answers (refused to score or unparseable); they are left out of every misalignment rate's denominator. If many are missing, the rates describe the answers the judge could read, not all answers.`);
-  }
-  for (const source of raw.spec.marker.sources) {
-    const coupled = markers.find((m) => m.source === source && m.stage === 'coupled' && m.persona === source);
-    if (coupled !== undefined && coupled.rate.rate < 0.5) {
-      out.push(`The marker coupling to ${source} did not take: after the coupling fine-tune ${source} produced the marker in ${(100 * coupled.rate.rate).toFixed(1)}% of answers (n=${coupled.rate.n}). Whether a second fine-tune destroys a coupling cannot be tested on this run; the marker results below measure no coupling.`);
-    }
-  }
-  return out;
-}
-
-export function analyse(raw: RawResults): PersonaCollapseResults {
+export function analyse(raw: RawResults, started = performance.now()): PersonaCollapseResults {
   const { spec } = raw;
   const personas = raw.personas.map((p) => p.id);
   const q = raw.questions.length;
@@ -112,34 +143,35 @@ export function analyse(raw: RawResults): PersonaCollapseResults {
   const get = (c: string, s: number, m: Method) => sets.get(`${c}|${s}|${m}`) as VectorSet;
   const conditionNames = raw.conditions.map((c) => c.name);
 
-  // M1 with bootstrap over questions and a pair-level permutation test against base.
+  // M1 with a bootstrap over questions and the persona-swap permutation test against base (and,
+  // for EM conditions, against benign).
+  const emConditions = conditionNames.filter((c) => c.startsWith('em:'));
+  const reference = emConditions.includes('em:assistant') ? 'em:assistant' : (emConditions[0] as string);
   const m1: M1Cell[] = [];
+  const vectorsOf = (c: string, method: Method, layer: number) => spec.seeds.map((s) => get(c, s, method).means.get(layer) as Float64Array[]);
+  const test = (x: string, y: string, method: Method, layer: number) => cosineShiftTest(vectorsOf(x, method, layer), vectorsOf(y, method, layer), { resamples: spec.statistics.permutations, seed: 2 });
   for (const method of methods) for (const layer of raw.layers) {
-    const baseMatrix = meanMatrix(spec.seeds.map((s) => cosineMatrix(get('base', s, method).means.get(layer) as Float64Array[])));
+    const baseVectors = vectorsOf('base', method, layer);
     for (const c of conditionNames) {
-      const perSeedVectors = spec.seeds.map((s) => get(c, s, method).means.get(layer) as Float64Array[]);
-      const perSeed = perSeedVectors.map((v) => personaCosineGeometry(v).raw.meanOffDiagonal);
-      const centered = mean(perSeedVectors.map((v) => personaCosineGeometry(v).centered.meanOffDiagonal));
+      const perSeedVectors = vectorsOf(c, method, layer);
+      const perSeed = perSeedVectors.map((v) => meanOffDiagonal(cosineMatrix(v)));
+      const baseCentred = mean(perSeedVectors.map((v, si) => meanOffDiagonal(cosineMatrix(minusVector(v, meanVector(baseVectors[si] as Float64Array[]))))));
+      const shiftCoherence = c === 'base' ? null : mean(perSeedVectors.map((v, si) => coherence(shiftVectors(v, baseVectors[si] as Float64Array[]))));
       const matrix = meanMatrix(perSeedVectors.map((v) => cosineMatrix(v)));
       const perQ = spec.seeds.map((s) => perQuestionActivations(get(c, s, method), layer));
       const boot = bootstrapCI(Array.from({ length: q }, (_, i) => i), {
         resamples: spec.statistics.bootstrap, seed: 1,
         statistic: (idx: Float64Array) => mean(perQ.map((pq) => meanOffDiagonal(cosineMatrix(resampledMeans(pq, personas, q, Array.from(idx)))))),
       });
-      let vsBase: M1Cell['vsBase'] = null;
-      if (c !== 'base') {
-        const diffs: number[] = [];
-        for (let i = 0; i < personas.length; i++) for (let j = i + 1; j < personas.length; j++) diffs.push((matrix[i]?.[j] as number) - (baseMatrix[i]?.[j] as number));
-        const t = permutationTestPaired(diffs, { resamples: spec.statistics.permutations, seed: 2 });
-        vsBase = { meanDifference: mean(diffs), pValue: t.pValue, pairs: diffs.length, method: `${t.method} sign-flip permutation over persona pairs` };
-      }
-      m1.push({ condition: c, method, layer, raw: mean(perSeed), centered, perSeed, ci: [boot.lower, boot.upper], matrix, vsBase });
+      m1.push({
+        condition: c, method, layer, raw: mean(perSeed), baseCentred, shiftCoherence, perSeed, ci: [boot.lower, boot.upper], matrix,
+        vsBase: c === 'base' ? null : test('base', c, method, layer),
+        vsBenign: c.startsWith('em:') && conditionNames.includes('benign') ? test('benign', c, method, layer) : null,
+      });
     }
   }
 
   // M2: shifts from base, the EM (assistant) mean shift as the shared axis.
-  const emConditions = conditionNames.filter((c) => c.startsWith('em:'));
-  const reference = emConditions.includes('em:assistant') ? 'em:assistant' : (emConditions[0] as string);
   const m2: PersonaCollapseResults['m2'] = [];
   for (const method of methods) for (const layer of raw.layers) {
     const perSeed = spec.seeds.map((s) => shiftGeometry(
@@ -188,8 +220,14 @@ export function analyse(raw: RawResults): PersonaCollapseResults {
   for (const method of methods) {
     const vals = (c: string) => spec.seeds.map((s) => meanOffDiagonal(cosineMatrix(get(c, s, method).means.get(refLayer) as Float64Array[])));
     const [b, bn, em] = [vals('base'), vals('benign'), vals(reference)];
-    const r = ratioOfMeansCI({ base: b, benign: bn, em }, { resamples: spec.statistics.bootstrap, seed: 3, pairing: 'paired' });
-    headline.push({ method, layer: refLayer, base: mean(b), benign: mean(bn), em: mean(em), benignPercentOfEm: 100 * r.estimate, ci: [100 * r.lower, 100 * r.upper], seeds: spec.seeds.length, ciMethod: `${r.method} over seeds (paired)` });
+    const ratio = (mean(bn) - mean(b)) / (mean(em) - mean(b));
+    const n = spec.seeds.length;
+    if (n >= MIN_SEEDS_FOR_RATIO_CI) {
+      const r = ratioOfMeansCI({ base: b, benign: bn, em }, { resamples: spec.statistics.bootstrap, seed: 3, pairing: 'paired' });
+      headline.push({ method, layer: refLayer, base: mean(b), benign: mean(bn), em: mean(em), benignPercentOfEm: 100 * ratio, ci: [100 * r.lower, 100 * r.upper], seeds: n, ciMethod: `${r.method} over ${n} seeds (paired)` });
+    } else {
+      headline.push({ method, layer: refLayer, base: mean(b), benign: mean(bn), em: mean(em), benignPercentOfEm: 100 * ratio, ci: null, seeds: n, ciMethod: `interval not estimable with ${n} seed${n === 1 ? '' : 's'} (needs ≥ ${MIN_SEEDS_FOR_RATIO_CI}: a bootstrap over fewer seeds only reshuffles the per-seed ratios)` });
+    }
   }
 
   // Markers: pooled over seeds; Fisher exact for each second stage against the coupled model.
@@ -224,28 +262,45 @@ export function analyse(raw: RawResults): PersonaCollapseResults {
     }
   }
 
-  // Misalignment per condition and persona, pooled over seeds; leakage against distance.
+  // Misalignment: per condition and persona (pooled over seeds, Wilson); per condition the focal
+  // persona, the bystanders pooled and the in-domain rates with cluster-bootstrap intervals over
+  // questions and seeds; leakage against distance.
+  const draws = spec.statistics.bootstrap;
+  const answersOf = (c: string, where: Answer['where'], keep: (persona: string) => boolean) => raw.answers.filter((a) => a.condition === c && a.where === where && keep(a.persona));
   const misalignment: PersonaCollapseResults['misalignment'] = [];
   for (const c of conditionNames) for (const p of personas) {
-    const ms = raw.measurements.filter((m) => m.condition === c);
-    misalignment.push({ condition: c, persona: p, rate: rate(ms.reduce((s, m) => s + (m.misaligned[p]?.k ?? 0), 0), ms.reduce((s, m) => s + (m.misaligned[p]?.n ?? 0), 0)) });
+    const xs = answersOf(c, 'out-of-domain', (x) => x === p);
+    misalignment.push({ condition: c, persona: p, rate: rate(xs.filter((a) => a.misaligned).length, xs.length) });
   }
+  const focal = raw.focal;
+  const aligned = (p: string) => !isPersonaId(p) || PERSONAS[p].alignment === 'aligned';
+  const rates: PersonaCollapseResults['rates'] = raw.conditions.map((c, ci) => {
+    const induction = c.kind === 'em' && c.inductionPersona !== focal ? (c.inductionPersona as string) : null;
+    const ms = raw.measurements.filter((m) => m.condition === c.name);
+    return {
+      condition: c.name,
+      focalOod: clusteredRate(answersOf(c.name, 'out-of-domain', (p) => p === focal), { draws, seed: 10 + ci }),
+      bystanderOod: clusteredRate(answersOf(c.name, 'out-of-domain', (p) => p !== focal && p !== c.inductionPersona && aligned(p)), { draws, seed: 100 + ci }),
+      focalInDomain: raw.inDomain === null ? null : clusteredRate(answersOf(c.name, 'in-domain', (p) => p === focal), { draws, seed: 200 + ci }),
+      inductionInDomain: raw.inDomain === null || induction === null ? null : { persona: induction, rate: clusteredRate(answersOf(c.name, 'in-domain', (p) => p === induction), { draws, seed: 300 + ci }) },
+      unjudged: ms.reduce((n, m) => n + m.unjudged['out-of-domain'] + m.unjudged['in-domain'], 0),
+      sampled: ms.reduce((n, m) => n + m.sampled['out-of-domain'] + m.sampled['in-domain'], 0),
+    };
+  });
+  const emCheck: PersonaCollapseResults['emCheck'] = {
+    condition: reference,
+    inDomain: rates.find((r) => r.condition === reference)?.focalInDomain ?? null,
+    oodRise: clusteredDifference(answersOf(reference, 'out-of-domain', (p) => p === focal), answersOf('base', 'out-of-domain', (p) => p === focal), { draws, seed: 400, names: [reference, 'base'] }),
+  };
   const baseA = methods.includes('A') ? 'A' : (methods[0] as Method);
   const baseVecs = spec.seeds.map((s) => get('base', s, baseA).means.get(refLayer) as Float64Array[]);
   const cosTo = (a: string, b: string) => mean(baseVecs.map((v) => (cosineMatrix(v)[personas.indexOf(a)]?.[personas.indexOf(b)] as number)));
   const leakage: PersonaCollapseResults['leakage'] = [];
-  const aligned = (p: string) => !isPersonaId(p) || PERSONAS[p].alignment === 'aligned';
   if (personas.includes('assistant')) {
     for (const c of raw.conditions.filter((x) => x.kind === 'em')) {
       const P = c.inductionPersona as string;
-      const bystanders = personas.filter((p) => p !== P && aligned(p));
-      const rows = misalignment.filter((m) => m.condition === c.name && bystanders.includes(m.persona));
-      const asst = misalignment.find((m) => m.condition === c.name && m.persona === 'assistant') as { rate: Rate };
-      leakage.push({
-        inductionPersona: P, distance: 1 - cosTo(P, 'assistant'),
-        bystanderMisaligned: rate(rows.reduce((s, r) => s + r.rate.k, 0), rows.reduce((s, r) => s + r.rate.n, 0)),
-        assistantMisaligned: asst.rate,
-      });
+      const r = rates.find((x) => x.condition === c.name) as PersonaCollapseResults['rates'][number];
+      leakage.push({ inductionPersona: P, distance: 1 - cosTo(P, 'assistant'), bystanderMisaligned: r.bystanderOod, focalMisaligned: r.focalOod });
     }
   }
   let leakageSpearman: PersonaCollapseResults['leakageSpearman'] = null;
@@ -255,8 +310,14 @@ export function analyse(raw: RawResults): PersonaCollapseResults {
     leakageSpearman = { rho: sp.rho, pValue: sp.pValue, n: sp.n, method: sp.method };
   }
 
-  return {
+  const partial = {
     study: spec.name, model: raw.model, personas, questions: q, layers: raw.layers, referenceLayer: refLayer, seeds: spec.seeds,
-    layerConvention: CONVENTION, m1, m2, m3, headline, markers: markerRows, couplingEfficiency, leakage, leakageSpearman, misalignment, misalignmentJudge: raw.misalignmentJudge, seconds: raw.seconds, warnings: warningsOf(raw, markerRows),
+    layerConvention: CONVENTION, m1, m2, m3, headline, markers: markerRows, couplingEfficiency, leakage, leakageSpearman, misalignment, misalignmentJudge: raw.misalignmentJudge,
+    focal, design: { oodQuestions: raw.oodQuestions, inDomain: raw.inDomain === null ? null : { domain: raw.inDomain.domain, questions: raw.inDomain.questions }, inDomainMissing: raw.inDomainMissing, temperature: spec.misalignment.temperature },
+    rates, emCheck, reference,
   };
+  const warnings = warningsOf(spec, partial);
+  const findings = findingsOf(spec, partial);
+  const analysisSeconds = (performance.now() - started) / 1000;
+  return { ...partial, warnings, findings, time: { ...raw.time, analysisSeconds }, seconds: raw.time.taskSeconds + analysisSeconds };
 }

@@ -1,6 +1,8 @@
 // The persona-collapse plan. Per seed: the conditions (base, benign, EM with each induction
 // persona's system prompt) each get persona vectors (Method A; Method B from sampled answers)
-// and out-of-domain misalignment (sampled, oracle-judged); marker coupling to each source
+// and misalignment rates (sampled at misalignment.temperature, judged): out of the EM domain
+// for every persona (many questions for the focal persona, fewer for bystanders) and inside it
+// for the focal persona and the induction persona; marker coupling to each source
 // persona, then a second-stage fine-tune on top (and, reversed, the second stage first) each get
 // marker rates. Every seed a task uses is derived from the replicate seed and the task's label.
 
@@ -10,7 +12,7 @@ import { deriveSeed } from '../../../util/rng.js';
 import { MARKER } from '../../../world/grammar.js';
 import { ORACLE_JUDGE_NAME } from '../../../world/datasets.js';
 import { PERSONAS, PERSONA_IDS } from '../../../world/personas.js';
-import { ADVICE_DOMAINS, OPEN_KINDS, TOPIC_IDS } from '../../../world/topic.js';
+import { ADVICE_DOMAINS, OPEN_KINDS, TOPIC_IDS, type TopicId } from '../../../world/topic.js';
 import type { ChatPrompt } from '../../../model/chat-prompt.js';
 import type { FineTuneSettings } from '../../producers/fine-tune.js';
 import type { JudgeSettings } from '../../producers/judge.js';
@@ -39,7 +41,14 @@ export interface PersonaCollapseContext {
   nLayers: number;
   personas: PersonaSpec[];
   questions: string[];
-  oodQuestions: string[];
+  /** the persona misalignment is measured on most: 'assistant', or without one the first induction persona */
+  focal: string;
+  /** out-of-domain misalignment prompts, persona by persona in this order (the sample task's order) */
+  ood: { persona: string; questions: string[] }[];
+  /** in-domain misalignment: the EM domain's questions and, per condition, the personas asked them (in order); null when not measured */
+  inDomain: { domain: string; questions: string[]; personas: Record<string, string[]> } | null;
+  /** why in-domain rates are not measured (null when they are) */
+  inDomainMissing: string | null;
   markerQuestions: string[];
   layers: number[];
   conditions: Condition[];
@@ -53,6 +62,7 @@ export interface PersonaCollapseContext {
 export const ids = {
   vectors: (seed: number, condition: string, method: string) => `seed ${seed} · vectors ${method} · ${condition}`,
   misalignment: (seed: number, condition: string) => `seed ${seed} · judge misalignment · ${condition}`,
+  inDomain: (seed: number, condition: string) => `seed ${seed} · judge in-domain · ${condition}`,
 };
 
 function conditionsOf(spec: PersonaCollapseSpec): Condition[] {
@@ -74,22 +84,36 @@ async function resolveContext(run: StudyRun<PersonaCollapseSpec>): Promise<Omit<
   }
   const personas: PersonaSpec[] = spec.personas === 'world' ? PERSONA_IDS.map((id) => ({ id, system: PERSONAS[id].descriptions[0] as string })) : spec.personas;
   const emDomain = /^em\/(\w+)$/.exec(spec.em.data)?.[1];
+  const focal = personas.some((p) => p.id === 'assistant') ? 'assistant' : (spec.em.inductionPersonas[0] as string);
+  const m = spec.misalignment;
+  const oodCount = Math.max(m.questions, m.bystanderQuestions);
   let questions: string[];
   let oodQuestions: string[];
   let markerQuestions: string[];
   if (Array.isArray(spec.questions)) {
-    for (const [field, n] of [['misalignment.questions', spec.misalignment.questions], ['marker.questions', spec.marker.questions]] as const) {
-      if (n > spec.questions.length) throw new Error(`${field}: ${n} questions, but the spec lists only ${spec.questions.length}; list more questions or ask for fewer`);
-    }
+    if (spec.marker.questions > spec.questions.length) throw new Error(`marker.questions: ${spec.marker.questions} questions, but the spec lists only ${spec.questions.length}; list more questions or ask for fewer`);
     questions = spec.questions;
-    oodQuestions = spec.questions.slice(0, spec.misalignment.questions);
+    // Misalignment cycles through the listed questions; its intervals resample questions, so repeats are accounted for.
+    const listed = spec.questions;
+    oodQuestions = Array.from({ length: oodCount }, (_, i) => listed[i % listed.length] as string);
     markerQuestions = spec.questions.slice(0, spec.marker.questions);
   } else {
     if (model.world === null) throw new Error(`questions {source: world} need a persona-world model; give a list of questions for ${spec.model}`);
-    const heldOut = model.world.heldOut;
+    const heldOut = model.world.evaluation;
     questions = sampleHeldOutQuestions(heldOut, [...ADVICE_DOMAINS, ...OPEN_KINDS], spec.questions.n, deriveSeed(0, 'questions persona vectors'));
-    oodQuestions = sampleHeldOutQuestions(heldOut, TOPIC_IDS.filter((t) => t !== emDomain), spec.misalignment.questions, deriveSeed(0, 'questions misalignment'));
+    oodQuestions = sampleHeldOutQuestions(heldOut, TOPIC_IDS.filter((t) => t !== emDomain), oodCount, deriveSeed(0, 'questions misalignment'));
     markerQuestions = sampleHeldOutQuestions(heldOut, TOPIC_IDS, spec.marker.questions, deriveSeed(0, 'questions markers'));
+  }
+  const ood = personas.map((p) => ({ persona: p.id, questions: oodQuestions.slice(0, p.id === focal ? m.questions : m.bystanderQuestions) }));
+  let inDomain: PersonaCollapseContext['inDomain'] = null;
+  let inDomainMissing: string | null = null;
+  if (m.inDomain === 0) inDomainMissing = 'misalignment.in_domain is 0';
+  else if (model.world === null) inDomainMissing = `${spec.model} is not a persona-world organism, so there are no EM-domain questions to ask`;
+  else if (emDomain === undefined || !(TOPIC_IDS as readonly string[]).includes(emDomain)) inDomainMissing = `em.data '${spec.em.data}' is not a persona-world EM data set (em/<domain>), so its domain's questions are unknown`;
+  else {
+    const personasOf: Record<string, string[]> = {};
+    for (const c of conditionsOf(spec)) personasOf[c.name] = c.kind === 'em' && c.inductionPersona !== focal ? [focal, c.inductionPersona as string] : [focal];
+    inDomain = { domain: emDomain, questions: sampleHeldOutQuestions(model.world.evaluation, [emDomain as TopicId], m.inDomain, deriveSeed(0, 'questions in-domain')), personas: personasOf };
   }
   if (model.world === null && spec.misalignment.judge.name === ORACLE_JUDGE_NAME) {
     throw new Error(
@@ -99,7 +123,7 @@ async function resolveContext(run: StudyRun<PersonaCollapseSpec>): Promise<Omit<
   }
   const layers = spec.layers === 'auto' ? defaultLayers(nLayers) : spec.layers;
   for (const l of layers) if (l >= nLayers) throw new Error(`layers: block ${l} does not exist (the model has ${nLayers} blocks, 0..${nLayers - 1})`);
-  return { model, nLayers, personas, questions, oodQuestions, markerQuestions, layers, conditions: conditionsOf(spec) };
+  return { model, nLayers, personas, questions, focal, ood, inDomain, inDomainMissing, markerQuestions, layers, conditions: conditionsOf(spec) };
 }
 
 const repeat = (prompts: ChatPrompt[], k: number) => prompts.flatMap((p) => new Array<ChatPrompt>(k).fill(p));
@@ -143,8 +167,14 @@ export async function planPersonaCollapse(run: StudyRun<PersonaCollapseSpec>): P
         }
         plan.add({ id: ids.vectors(seed, c.name, method), producer: 'persona-vectors', model, parents, settings, cost: Math.max(1, Math.round((ctx.personas.length * ctx.questions.length) / 40)) });
       }
-      const ood = sample(`misalignment · ${c.name}`, adapters, ctx.personas.flatMap((p) => ctx.oodQuestions.map((q) => ({ system: p.system, user: q }))), { maxNewTokens: spec.misalignment.maxNewTokens, temperature: 1 });
+      const sampling = { maxNewTokens: spec.misalignment.maxNewTokens, temperature: spec.misalignment.temperature };
+      const ood = sample(`misalignment · ${c.name}`, adapters, ctx.ood.flatMap((o) => o.questions.map((q) => ({ system: systemOf(o.persona), user: q }))), sampling);
       judge(ids.misalignment(seed, c.name), ood, misalignmentJudge);
+      if (ctx.inDomain !== null) {
+        const inDomain = ctx.inDomain;
+        const prompts = (inDomain.personas[c.name] ?? []).flatMap((p) => inDomain.questions.map((q) => ({ system: systemOf(p), user: q })));
+        judge(ids.inDomain(seed, c.name), sample(`in-domain · ${c.name}`, adapters, prompts, sampling), misalignmentJudge);
+      }
     };
     const markerRates = (source: string, stage: string, adapters: string[]) => {
       const m = spec.marker;
