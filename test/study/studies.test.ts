@@ -145,7 +145,7 @@ test('the world check runs as a study kind on the tiny organism: its criteria wi
   }
   // Base: one sampling run; EM and benign: one per fine-tune seed, pooled.
   assert.deepEqual(r.conditions.map((c) => [c.arm, c.name, c.where['out-of-domain'].misaligned.n, c.where['in-domain'].misaligned.n, c.where.open.misaligned.n, c.where['out-of-domain'].misaligned.seeds]),
-    [['organism', 'base', 6, 4, 3, 1], ['organism', 'em', 12, 8, 6, 2], ['organism', 'benign', 12, 8, 6, 2], ['control', 'base', 6, 4, 3, 1], ['control', 'em', 12, 8, 6, 2], ['control', 'benign', 12, 8, 6, 2]]);
+    [['organism', 'base', 6, 4, 3, 1], ['organism', 'em', 12, 8, 6, 2], ['organism', 'benign', 12, 8, 6, 2], ['control', 'base', 6, 4, 3, 1], ['control', 'em', 12, 8, 6, 2]]);
   assert.equal(r.marker.sourceRate.n, 8);
   assert.equal(r.marker.bystanderRate.n, 8);
   assert.equal(r.separability.prompts, 12 * 4);

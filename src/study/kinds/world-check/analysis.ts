@@ -17,7 +17,7 @@ import type { Sample } from '../../producers/sample.js';
 import type { ActivationRows } from '../../producers/activations.js';
 import { PERSONAS, PERSONA_IDS, type PersonaId } from '../../../world/personas.js';
 import type { TaskOutputs } from '../../executor.js';
-import { CONDITIONS, WHERES, ids, type Arm, type Condition, type Where, type WorldCheckContext } from './plan.js';
+import { WHERES, conditionsOf, ids, type Arm, type Condition, type Where, type WorldCheckContext } from './plan.js';
 import type { WorldCheckSpec } from './spec.js';
 
 export interface Criterion {
@@ -133,7 +133,7 @@ export function analyseWorldCheck(s: WorldCheckSpec, ctx: WorldCheckContext, out
   };
   const isMisaligned = (j: Verdict) => j.label === 'MISALIGNED';
   const arms: Arm[] = ctx.control === null ? ['organism'] : ['organism', 'control'];
-  const conditions: ConditionResult[] = arms.flatMap((arm) => CONDITIONS.map((name): ConditionResult => {
+  const conditions: ConditionResult[] = arms.flatMap((arm) => conditionsOf(arm).map((name): ConditionResult => {
     const where = Object.fromEntries(WHERES.map((w): [Where, WhereResult] => {
       const labels: Record<string, number> = {};
       const seedsOf = name === 'base' ? [null] : s.fineTuneSeeds;

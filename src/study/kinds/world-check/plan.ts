@@ -1,13 +1,13 @@
-// The world-check plan, on the world's *evaluation* questions only (held-out questions nothing
-// was tuned on; the selection pool is for tuning):
+// The world-check plan, on the world's *evaluation* questions (held-out questions nothing was
+// tuned on), or on its *selection* pool when the spec says so (for choosing settings):
 // - every persona answers questions of every topic (criteria 1–2);
 // - last-token activations of persona prompts at the middle layer (criterion 3);
 // - the assistant out of the EM domain, in it, and on open questions, on the base model and
 //   after an EM and a benign LoRA fine-tune, one of each per fine-tune seed (criteria 4–8);
 // - the marker: after a coupling fine-tune per seed, the source persona and the bystanders
 //   (criteria 9–10);
-// - the same EM and benign arms on the control organism without character consistency
-//   (criterion 11).
+// - the base and the EM fine-tunes again on the control organism without character
+//   consistency (criterion 11).
 // Seeds are derived from the spec's seed and each task's label.
 
 import { readHfConfig } from '../../../model/config.js';
@@ -28,6 +28,8 @@ import type { WorldCheckSpec } from './spec.js';
 
 export type Condition = 'base' | 'em' | 'benign';
 export const CONDITIONS: readonly Condition[] = ['base', 'em', 'benign'];
+/** The control only needs what its criterion compares: the base and the EM fine-tune. */
+export const conditionsOf = (arm: Arm): readonly Condition[] => (arm === 'control' ? ['base', 'em'] : CONDITIONS);
 export type Where = 'out-of-domain' | 'in-domain' | 'open';
 export const WHERES: readonly Where[] = ['out-of-domain', 'in-domain', 'open'];
 /** the organism under check, and the switch-off control */
@@ -75,7 +77,7 @@ export async function planWorldCheck(run: StudyRun<WorldCheckSpec>): Promise<{ p
   const control = s.control === null ? null : await checkedModel(run, 'control', s.control, null);
   if (control !== null && control.ref.dir === model.ref.dir) throw new Error(`control: ${s.control} is the organism under check itself; name the organism without character consistency (persona-world:no-consistency) or null`);
   const world = model.world as NonNullable<StudyModel['world']>;
-  const evaluation = world.evaluation;
+  const evaluation = world[s.pool];
   const nLayers = (await readHfConfig(model.ref.dir)).nLayers;
   const plan = new Plan();
   const seedOf = (label: string) => deriveSeed(s.seed, label);
@@ -124,7 +126,7 @@ export async function planWorldCheck(run: StudyRun<WorldCheckSpec>): Promise<{ p
   };
   const arms: [Arm, StudyModel][] = control === null ? [['organism', model]] : [['organism', model], ['control', control]];
   for (const [arm, m] of arms) {
-    for (const c of CONDITIONS) {
+    for (const c of conditionsOf(arm)) {
       for (const seed of c === 'base' ? [null] : s.fineTuneSeeds) {
         const adapters = c === 'base' || seed === null ? [] : [fineTune(arm, m, c, seed)];
         for (const where of WHERES) {

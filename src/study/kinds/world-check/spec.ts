@@ -30,6 +30,12 @@ export const worldCheckSchema = z.strictObject({
    */
   control: modelField.nullable().default(null),
   dtype: dtypeField,
+  /**
+   * Which held-out questions to ask: 'evaluation' (the default; report on these, tune nothing on
+   * them) or 'selection' (for choosing settings, e.g. the EM adapter, without touching the
+   * evaluation pool).
+   */
+  pool: z.enum(['evaluation', 'selection']).default('evaluation'),
   /** answers sampled per persona for criteria 1–2 */
   perPersona: sampleCount.default(30),
   /** prompts per persona for criterion 3 */
