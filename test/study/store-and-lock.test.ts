@@ -85,7 +85,9 @@ test('several processes finding the same stale lock: exactly one of them writes 
   mkdirSync(out);
   writeFileSync(join(out, '.basin-lock'), `999999999 ${hostname()}\n`);
   const runs = Array.from({ length: 4 }, (_, i) => new Promise<{ code: number | null; err: string }>((resolve) => {
-    const child = spawn(process.execPath, [WORKER, out, join(root, `store-${i}`), '2', '400'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // The winner holds the lock for ~8 s, so on a loaded machine a process that starts late
+    // still finds it held (one that started after the winner finished could rightly write).
+    const child = spawn(process.execPath, [WORKER, out, join(root, `store-${i}`), '2', '4000'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     child.on('close', (code) => resolve({ code, err }));
