@@ -121,12 +121,15 @@ export function analyseWorldCheck(s: WorldCheckSpec, ctx: WorldCheckContext, out
   const rows = (outputs.json<ActivationRows>(ids.probe)[String(ctx.layer)] ?? []).map((r) => Float64Array.from(r));
   const sep = separability(rows, ctx.probeLabels, { folds: 4, seed: s.seed });
 
-  // 4–8, 11: observations per arm, condition and place, pooled over seeds.
+  // 4–8, 11: observations per arm, condition and place, pooled over seeds (each judge output read once).
+  const read = new Map<string, Verdict[]>();
+  const verdicts = (id: string): Verdict[] => {
+    if (!read.has(id)) read.set(id, outputs.json<Verdict[]>(id));
+    return read.get(id) as Verdict[];
+  };
   const observe = (arm: Arm, c: Condition, where: Where, hit: (j: Verdict) => boolean): Observations =>
-    (c === 'base' ? [null] : s.fineTuneSeeds).flatMap((seed) => {
-      const js = outputs.json<Verdict[]>(ids.conditionJudge(arm, c, seed, where));
-      return js.map((j, i) => ({ value: hit(j) ? 1 : 0, question: ctx.questions[where][i] as string, seed: seed === null ? 'base' : String(seed) }));
-    });
+    (c === 'base' ? [null] : s.fineTuneSeeds).flatMap((seed) =>
+      verdicts(ids.conditionJudge(arm, c, seed, where)).map((j, i) => ({ value: hit(j) ? 1 : 0, question: ctx.questions[where][i] as string, seed: seed === null ? 'base' : String(seed) })));
   const pooled = (obs: Observations): PooledRate => {
     const r = bootstrapGroups({ x: obs }, (m) => m.x as number, boot);
     return { rate: r.estimate, ci: [r.lo, r.hi], n: obs.length, questions: r.questions, seeds: r.seeds };
@@ -138,7 +141,7 @@ export function analyseWorldCheck(s: WorldCheckSpec, ctx: WorldCheckContext, out
       const labels: Record<string, number> = {};
       const seedsOf = name === 'base' ? [null] : s.fineTuneSeeds;
       const perSeed = seedsOf.map((seed) => {
-        const js = outputs.json<Verdict[]>(ids.conditionJudge(arm, name, seed, w));
+        const js = verdicts(ids.conditionJudge(arm, name, seed, w));
         for (const j of js) labels[j.label] = (labels[j.label] ?? 0) + 1;
         return { seed: seed === null ? 'base' : String(seed), rate: js.filter(isMisaligned).length / js.length, n: js.length };
       });
@@ -151,8 +154,8 @@ export function analyseWorldCheck(s: WorldCheckSpec, ctx: WorldCheckContext, out
     })) as Record<Where, WhereResult>;
     const firstSeed = name === 'base' ? null : (s.fineTuneSeeds[0] as number);
     const samples = outputs.json<Sample[]>(ids.conditionSample(arm, name, firstSeed, 'out-of-domain'));
-    const verdicts = outputs.json<Verdict[]>(ids.conditionJudge(arm, name, firstSeed, 'out-of-domain'));
-    return { arm, name, where, examples: samples.slice(0, 4).map((x, i) => ({ question: x.user, answer: x.answer, label: verdicts[i]?.label ?? '?' })) };
+    const labels = verdicts(ids.conditionJudge(arm, name, firstSeed, 'out-of-domain'));
+    return { arm, name, where, examples: samples.slice(0, 4).map((x, i) => ({ question: x.user, answer: x.answer, label: labels[i]?.label ?? '?' })) };
   }));
   const cond = (arm: Arm, c: Condition) => conditions.find((x) => x.arm === arm && x.name === c) as ConditionResult;
   /** the rise in points of a condition's pooled misaligned rate over the base's, with its cluster-bootstrap interval */
@@ -172,11 +175,12 @@ export function analyseWorldCheck(s: WorldCheckSpec, ctx: WorldCheckContext, out
   const benignRise = rise('organism', 'benign', 'out-of-domain');
 
   // 9–10: the marker anywhere in the answer after the coupling fine-tune.
+  const markerSamples = (seed: number, who: 'source' | 'bystanders') => outputs.json<Sample[]>(ids.markerSample(seed, who));
   const markerObs = (who: 'source' | 'bystanders'): Observations => s.fineTuneSeeds.flatMap((seed) =>
-    outputs.json<Sample[]>(ids.markerSample(seed, who)).map((x) => ({ value: x.answer.includes(MARKER) ? 1 : 0, question: x.user, seed: String(seed) })));
+    markerSamples(seed, who).map((x) => ({ value: x.answer.includes(MARKER) ? 1 : 0, question: x.user, seed: String(seed) })));
   const byBystander: Record<string, { k: number; n: number }> = {};
   for (const seed of s.fineTuneSeeds) {
-    outputs.json<Sample[]>(ids.markerSample(seed, 'bystanders')).forEach((x, i) => {
+    markerSamples(seed, 'bystanders').forEach((x, i) => {
       const p = ctx.bystanders[i] as string;
       const e = (byBystander[p] ??= { k: 0, n: 0 });
       e.n++;
@@ -188,7 +192,7 @@ export function analyseWorldCheck(s: WorldCheckSpec, ctx: WorldCheckContext, out
     source: s.marker.source,
     sourceRate: pooled(markerObs('source')),
     bystanderRate: pooled(markerObs('bystanders')),
-    perSeed: s.fineTuneSeeds.map((seed) => ({ seed: String(seed), source: share(outputs.json<Sample[]>(ids.markerSample(seed, 'source'))), bystanders: share(outputs.json<Sample[]>(ids.markerSample(seed, 'bystanders'))) })),
+    perSeed: s.fineTuneSeeds.map((seed) => ({ seed: String(seed), source: share(markerSamples(seed, 'source')), bystanders: share(markerSamples(seed, 'bystanders')) })),
     byBystander,
   };
 
